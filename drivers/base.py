@@ -1,0 +1,262 @@
+"""The contract every receiver driver fulfils.
+
+A driver is a sans-IO protocol state machine in the manner of h11: it owns a receive
+buffer and never a socket. The device link feeds it bytes with :meth:`Driver.receive_data`
+and gets back typed events; whatever the driver needs to send (handshake, keepalive,
+automatic fallbacks, commands, the meter stop before a close) it queues in an outbox that
+the link drains with :meth:`Driver.data_to_send`. Time is always passed in, never read.
+
+Normalized values use dotted paths into the channel object of the state contract in
+``shared/design/ARCHITECTURE.md`` (``"tx.battery_bars"``, ``"rf.level_pct"``, ``"name"``).
+``None`` always means unknown: special wire values (255, 65535, UNKN, ``000000`` ...)
+never leak out of a driver as numbers.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+JSONValue = Any
+
+# ---------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceUpdate:
+    """Device-level values: ``model``, ``firmware``, ``device_name``, ``channel_count``."""
+
+    values: Mapping[str, JSONValue]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelUpdate:
+    """Values of one channel (1-based ``channel``) as dotted normalized paths.
+
+    ``meter`` marks fast-moving metering values (RF and audio levels) that consumers may
+    coalesce; everything else (names, battery, status inputs) must be delivered.
+    """
+
+    channel: int
+    values: Mapping[str, JSONValue]
+    meter: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolError:
+    """A frame the driver could not understand. Parsing continues after it."""
+
+    reason: str
+    frame: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CommandDone:
+    """The device confirmed the command ``cmd_id`` by reporting the value back."""
+
+    cmd_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CommandFailed:
+    """The device refused command ``cmd_id`` (``REP ERR``)."""
+
+    cmd_id: int
+    reason: str
+
+
+Event = DeviceUpdate | ChannelUpdate | ProtocolError | CommandDone | CommandFailed
+
+# -------------------------------------------------------------------------- commands
+
+CommandKind = Literal["name", "mute", "identify", "gain", "frequency"]
+COMMAND_KINDS: tuple[CommandKind, ...] = ("name", "mute", "identify", "gain", "frequency")
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A control command in normalized terms.
+
+    - ``name``: ``value`` is the new channel name (str)
+    - ``mute``: ``value`` is True (mute) or False (unmute)
+    - ``identify``: flash the receiver (``channel`` None) or a channel; ``value`` unused
+    - ``gain``: ``value`` is the audio gain in dB (int)
+    - ``frequency``: ``value`` is the frequency in kHz (int)
+    """
+
+    kind: CommandKind
+    channel: int | None
+    value: JSONValue = None
+
+
+class DriverError(Exception):
+    """Base of every error a driver raises (never for bad input bytes: those are events)."""
+
+
+class CommandInvalid(DriverError, ValueError):
+    """A command value or channel is out of range for this family; nothing was sent."""
+
+
+class CommandUnsupported(DriverError):
+    """This family has no such control (for example mute on QLX-D)."""
+
+
+# ---------------------------------------------------------------------------- driver
+
+
+@dataclass(slots=True)
+class DriverStats:
+    frames: int = 0
+    malformed: int = 0
+    bytes_in: int = 0
+    last_error: str | None = None
+
+
+@dataclass(slots=True)
+class _Pending:
+    cmd_id: int
+    key: tuple[int | None, str]
+    sent_at: float = 0.0
+
+
+class Driver(abc.ABC):
+    """Base class for every receiver family.
+
+    Subclasses set the class attributes and implement :meth:`_parse` (bytes in, events
+    out), :meth:`_handshake`, :meth:`_keepalive`, :meth:`_meter_stop` and
+    :meth:`_encode_command`.
+    """
+
+    family: ClassVar[str]
+    transport: ClassVar[Literal["tcp", "udp"]] = "tcp"
+    default_port: ClassVar[int] = 2202
+    #: seconds between keepalive polls; a live device also answers them, which is how a
+    #: half-open TCP connection or a dead UDP peer is noticed.
+    keepalive_interval: ClassVar[float] = 2.0
+    #: the hint shown when a device accepts the connection but never answers
+    silent_hint: ClassVar[str] = "connected, but the device sends no replies"
+    #: how many channels the family has when the model is not known yet
+    default_channels: ClassVar[int] = 1
+
+    def __init__(self, *, meter_rate_ms: int = 100, channels: int | None = None) -> None:
+        if meter_rate_ms and not 100 <= meter_rate_ms <= 65535:
+            raise CommandInvalid(f"meter_rate_ms must be 0 or 100..65535, not {meter_rate_ms}")
+        self.meter_rate_ms = meter_rate_ms
+        self.channels = channels or self.default_channels
+        self.stats = DriverStats()
+        self._out: list[bytes] = []
+        self._next_cmd = 1
+        self._pending: dict[tuple[int | None, str], _Pending] = {}
+        self._last_keepalive = 0.0
+
+    # -- I/O surface used by the link -------------------------------------------------
+
+    def connection_made(self, now: float) -> None:
+        """A fresh connection: reset the receive buffer and queue the handshake."""
+        self._reset_buffer()
+        self._out.clear()
+        self._fail_all_pending("connection reset")
+        self._last_keepalive = now
+        self._out.extend(self._handshake())
+
+    def receive_data(self, data: bytes, now: float) -> list[Event]:
+        """Feed bytes as they came off the wire; returns the events they complete."""
+        self.stats.bytes_in += len(data)
+        return self._parse(data)
+
+    def data_to_send(self) -> bytes:
+        """Drain the outbox."""
+        if not self._out:
+            return b""
+        data = b"".join(self._out)
+        self._out.clear()
+        return data
+
+    def tick(self, now: float) -> None:
+        """Called periodically by the link; queues a keepalive when one is due."""
+        if now - self._last_keepalive >= self.keepalive_interval:
+            self._last_keepalive = now
+            self._out.extend(self._keepalive())
+
+    def close(self) -> None:
+        """A clean close is coming: queue the meter stop (QLX-D lock-up otherwise)."""
+        self._out.extend(self._meter_stop())
+
+    def command(self, cmd: Command) -> int:
+        """Validate and queue a control command; returns its id.
+
+        Raises :class:`CommandInvalid` or :class:`CommandUnsupported` and queues nothing
+        when the command cannot be sent as given.
+        """
+        if cmd.kind not in COMMAND_KINDS:
+            raise CommandUnsupported(f"unknown command {cmd.kind!r}")
+        if cmd.channel is not None and not 1 <= cmd.channel <= self.channels:
+            raise CommandInvalid(f"channel must be 1..{self.channels}, not {cmd.channel}")
+        key, frames = self._encode_command(cmd)
+        cmd_id = self._next_cmd
+        self._next_cmd += 1
+        if key is not None:
+            self._pending[key] = _Pending(cmd_id, key)
+        self._out.extend(frames)
+        return cmd_id
+
+    # -- hooks for subclasses ---------------------------------------------------------
+
+    @abc.abstractmethod
+    def _reset_buffer(self) -> None: ...
+
+    @abc.abstractmethod
+    def _parse(self, data: bytes) -> list[Event]: ...
+
+    @abc.abstractmethod
+    def _handshake(self) -> list[bytes]: ...
+
+    @abc.abstractmethod
+    def _keepalive(self) -> list[bytes]: ...
+
+    @abc.abstractmethod
+    def _meter_stop(self) -> list[bytes]: ...
+
+    @abc.abstractmethod
+    def _encode_command(self, cmd: Command) -> tuple[tuple[int | None, str] | None, list[bytes]]:
+        """Return the (channel, wire property) whose report confirms the command (None
+        when the device does not answer, as for a flash) and the frames to send."""
+
+    # -- helpers for subclasses -------------------------------------------------------
+
+    def _confirm(self, channel: int | None, prop: str, events: list[Event]) -> None:
+        """A report for (channel, prop) arrived: complete a pending command for it."""
+        pending = self._pending.pop((channel, prop), None)
+        if pending is not None:
+            events.append(CommandDone(pending.cmd_id))
+
+    def _reject_oldest(self, reason: str, events: list[Event]) -> bool:
+        """An error reply arrived; the oldest pending command is the one refused."""
+        if not self._pending:
+            return False
+        key = next(iter(self._pending))
+        pending = self._pending.pop(key)
+        events.append(CommandFailed(pending.cmd_id, reason))
+        return True
+
+    def _fail_all_pending(self, reason: str) -> list[Event]:
+        events: list[Event] = [CommandFailed(p.cmd_id, reason) for p in self._pending.values()]
+        self._pending.clear()
+        return events
+
+    def _malformed(self, reason: str, frame: bytes | bytearray, events: list[Event]) -> None:
+        self.stats.malformed += 1
+        self.stats.last_error = reason
+        events.append(ProtocolError(reason, bytes(frame[:200])))
+
+
+@dataclass(frozen=True, slots=True)
+class DriverInfo:
+    """What the registry knows of a family before any connection."""
+
+    family: str
+    cls: type[Driver]
+    simulator: str  # dotted path of the simulator class
+    models: Mapping[str, int] = field(default_factory=dict)  # model -> channel count

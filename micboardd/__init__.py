@@ -1,0 +1,3 @@
+"""micboardd: a wireless microphone monitoring daemon."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,257 @@
+"""Configuration: JSON files validated at load, with errors that name file and JSON path.
+
+A config that lists only ``devices`` and ``http`` is enough; every other section has
+defaults. See ``config/venue.example.json`` for all of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from micboardd.drivers import FAMILIES
+
+EX_CONFIG = 78  # sysexits.h: configuration error
+
+_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; ``str()`` names file, path and reason."""
+
+    def __init__(self, path: Path | str, problems: list[tuple[str, str]]) -> None:
+        self.path = str(path)
+        self.problems = problems
+        lines = [f"{self.path}: {where}: {what}" for where, what in problems]
+        super().__init__("\n".join(lines))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeviceConfig(_Model):
+    id: Annotated[str, Field(pattern=_ID)]
+    driver: str
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    meter_rate_ms: int = 100
+    enabled: bool = True
+    #: channel count when known in advance (otherwise learnt from the device)
+    channels: Annotated[int, Field(ge=1, le=8)] | None = None
+    model: str | None = None
+    #: a simulator to start for this device in demo mode / `micboardd simulate`
+    simulate: dict[str, Any] | None = None
+
+    @field_validator("driver")
+    @classmethod
+    def _known_driver(cls, v: str) -> str:
+        if v not in FAMILIES:
+            raise ValueError(f"unknown driver {v!r}; expected one of {', '.join(sorted(FAMILIES))}")
+        return v
+
+    @field_validator("meter_rate_ms")
+    @classmethod
+    def _rate(cls, v: int) -> int:
+        if v != 0 and not 100 <= v <= 65535:
+            raise ValueError("meter_rate_ms must be 0 (off) or 100..65535")
+        return v
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, v: str) -> str:
+        if not v or any(c.isspace() for c in v):
+            raise ValueError("host must be a hostname or IP address")
+        return v
+
+
+class SlotConfig(_Model):
+    slot: Annotated[int, Field(ge=1, le=10000)]
+    channel: Annotated[str, Field(pattern=r"^[^/\s]+/[1-8]$")] | None = None
+    label_id: Annotated[str, Field(max_length=16)] | None = None
+    label_name: Annotated[str, Field(max_length=64)] | None = None
+    group: Annotated[str, Field(max_length=64)] | None = None
+    #: the slot is in use for this show: a transmitter off here raises an alert
+    active: bool = True
+
+
+class GroupConfig(_Model):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    key: Annotated[str, Field(max_length=1)] | None = None
+
+
+class TokenConfig(_Model):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    #: hex SHA-256 of the token; the token itself is never stored
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    role: Literal["viewer", "operator"] = "operator"
+
+
+class HttpConfig(_Model):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8058
+    #: browser origins allowed to open /ws (the daemon's own origin always is)
+    origins: list[str] = []
+    tokens: list[TokenConfig] = []
+    #: read-only mode for stage screens: every write is refused, whatever the token
+    monitor_only: bool = False
+    #: how long a meter change may wait to be coalesced before it is pushed
+    meter_interval_ms: Annotated[int, Field(ge=20, le=5000)] = 100
+
+
+class StatusConfig(_Model):
+    #: keep the last real battery reading as PREV_* this long after the tx disappears
+    prev_hold_s: Annotated[float, Field(ge=0)] = 1800.0
+    #: how long AUDIO_PEAK stays lit after a peak
+    peak_hold_s: Annotated[float, Field(ge=0)] = 5.0
+    #: a link that saw nothing for this long is offline (keepalives arrive every 2 s)
+    stale_s: Annotated[float, Field(gt=0.5, le=60)] = 4.0
+
+
+class HistoryConfig(_Model):
+    enabled: bool = True
+    path: str | None = None  # default: <state dir>/history.db
+    retention_days: Annotated[float, Field(gt=0)] = 90.0
+    sample_interval_s: Annotated[float, Field(ge=1, le=3600)] = 10.0
+
+
+class MqttConfig(_Model):
+    url: str  # mqtt://user:pass@host:1883 or mqtts://...
+    username: str | None = None
+    password: str | None = None
+    topic_prefix: str = "micboardd"
+    site: Annotated[str, Field(pattern=_ID)] = "default"
+    tls: bool = False
+    ca_file: str | None = None
+    meter_interval_s: Annotated[float, Field(ge=0.1)] = 1.0
+    discovery: bool = False
+    discovery_prefix: str = "homeassistant"
+    commands: bool = False
+    remote_sites: list[str] = []
+
+
+class AlertRule(_Model):
+    battery_bars_at_or_below: Annotated[int, Field(ge=0, le=5)] | None = 1
+    minutes_at_or_below: Annotated[int, Field(ge=0)] | None = 30
+    rf_below_pct: Annotated[int, Field(ge=0, le=100)] | None = 15
+    rf_below_for_s: Annotated[float, Field(ge=0)] = 3.0
+    tx_off_when_active: bool = True
+    interference: bool = True
+    encryption_mismatch: bool = True
+    receiver_offline: bool = True
+
+
+class AlertsConfig(_Model):
+    default: AlertRule = AlertRule()
+    groups: dict[str, AlertRule] = {}
+
+
+class Config(_Model):
+    devices: list[DeviceConfig] = []
+    slots: list[SlotConfig] = []
+    groups: list[GroupConfig] = []
+    http: HttpConfig = HttpConfig()
+    status: StatusConfig = StatusConfig()
+    history: HistoryConfig = HistoryConfig()
+    mqtt: MqttConfig | None = None
+    alerts: AlertsConfig = AlertsConfig()
+    #: where the database and saved layout live (default: $STATE_DIRECTORY or ./state)
+    state_dir: str | None = None
+
+    @model_validator(mode="after")
+    def _unique(self) -> Config:
+        seen: set[str] = set()
+        for d in self.devices:
+            if d.id in seen:
+                raise ValueError(f"device id {d.id!r} is used twice")
+            seen.add(d.id)
+        slots: set[int] = set()
+        for s in self.slots:
+            if s.slot in slots:
+                raise ValueError(f"slot {s.slot} is listed twice")
+            slots.add(s.slot)
+        return self
+
+    def device(self, device_id: str) -> DeviceConfig | None:
+        for d in self.devices:
+            if d.id == device_id:
+                return d
+        return None
+
+
+def _json_path(loc: tuple[int | str, ...]) -> str:
+    out = "$"
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
+            out += f".{part}"
+        else:
+            out += f"[{part!r}]"
+    return out
+
+
+def _expected(err: Any) -> str:
+    msg = str(err["msg"])
+    if err["type"] == "extra_forbidden":
+        return "unknown key (check the spelling)"
+    if err["type"] == "missing":
+        return "required key is missing"
+    return msg.removeprefix("Value error, ")
+
+
+def parse_config(data: bytes, source: Path | str = "<config>") -> Config:
+    """Parse and validate config JSON; raises ConfigError naming source and JSON path."""
+    try:
+        raw = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError(source, [(f"line {exc.lineno} column {exc.colno}",
+                                    f"not valid JSON: {exc.msg}")]) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(source, [("$", "expected a JSON object at the top level")])
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not str(p).startswith("function-after"))
+            # pydantic adds the union member name to the location; drop it
+            loc = tuple(p for p in loc if p not in ("constrained-int", "int", "str", "MqttConfig"))
+            problems.append((_json_path(loc), _expected(err)))
+        raise ConfigError(source, problems) from None
+
+
+def load_config(path: Path | str) -> Config:
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(p, [("$", f"cannot read the file: {exc.strerror}")]) from None
+    return parse_config(data, p)
+
+
+def hash_token(token: str) -> str:
+    """What goes in ``http.tokens[].sha256`` for a token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return host == "localhost"

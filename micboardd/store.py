@@ -1,0 +1,464 @@
+"""The state store: the single owner of normalized state.
+
+Links hand it driver events; it applies them, derives each channel's ``status``, and
+emits RFC 7396 merge patches with a monotonically increasing ``seq`` to its subscribers
+(websocket hub, history writer, alert engine, MQTT bridge). Nothing else mutates state.
+
+Patches are batched: every change made in one turn of the event loop becomes one patch
+(``seq`` + 1) delivered on the next turn. Meter-only changes (RF and audio levels) are
+held for ``meter_interval`` and then go out together, so ten thousand SAMPLE frames a
+second become ten patches a second. A non-meter change flushes whatever meters are
+pending with it, so every patch is still a complete step from the previous ``seq``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+
+from micboardd.config import Config, DeviceConfig, SlotConfig
+from micboardd.drivers import ChannelUpdate, DeviceUpdate, Event
+
+JSON = dict[str, Any]
+_log = structlog.get_logger("micboardd.store")
+
+LINK_STATES = ("connecting", "online", "offline", "silent")
+STATUSES = (
+    "GOOD", "REPLACE", "CRITICAL", "PREV_GOOD", "PREV_REPLACE", "PREV_CRITICAL",
+    "TX_OFF", "RX_OFFLINE", "AUDIO_PEAK", "UNASSIGNED",
+)
+
+
+def empty_channel(device_id: str, number: int) -> JSON:
+    return {
+        "key": f"{device_id}/{number}",
+        "device": device_id,
+        "number": number,
+        "name": None,
+        "frequency_khz": None,
+        "group_channel": None,
+        "status": "RX_OFFLINE",
+        "tx": {
+            "present": None, "model": None, "battery_bars": None, "battery_percent": None,
+            "battery_minutes": None, "battery_minutes_state": None, "battery_type": None,
+            "muted": None, "offset_db": None, "power_lock": None,
+        },
+        "rf": {
+            "antennas": None, "level_pct": None, "rssi_dbm": None, "quality": None,
+            "interference": None, "encryption_ok": None,
+        },
+        "audio": {
+            "level_pct": None, "dbfs": None, "peak_dbfs": None, "peak": None,
+            "gain_db": None, "muted": None,
+        },
+        "updated": None,
+    }
+
+
+# Fields that go null when a receiver link drops: a meter frozen at its last value would
+# lie. Names, frequency and the last battery reading stay (and PREV_* shows their age).
+_CLEARED_ON_OFFLINE = {
+    "rf": ("antennas", "level_pct", "rssi_dbm", "quality"),
+    "audio": ("level_pct", "dbfs", "peak_dbfs", "peak"),
+}
+
+
+class Subscriber(Protocol):
+    def __call__(self, seq: int, patch: JSON, meter_only: bool) -> None: ...
+
+
+@dataclass(slots=True)
+class _ChannelMeta:
+    last_bars: int | None = None  # last real battery reading
+    last_bars_at: float = 0.0
+    peak_until: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass(slots=True)
+class Stats:
+    patches: int = 0
+    meter_patches: int = 0
+    events: int = 0
+    subscriber_errors: int = 0
+    by_device: dict[str, int] = field(default_factory=dict)
+
+
+def merge_into(target: JSON, patch: JSON) -> None:
+    """Apply an RFC 7396 merge patch in place."""
+    for k, v in patch.items():
+        if v is None:
+            target.pop(k, None)
+        elif isinstance(v, dict):
+            cur = target.get(k)
+            if not isinstance(cur, dict):
+                cur = target[k] = {}
+            merge_into(cur, v)
+        else:
+            target[k] = v
+
+
+def merge_patches(first: JSON, second: JSON) -> JSON:
+    """One merge patch with the effect of ``first`` then ``second`` (in place on first).
+
+    Exact except when ``second`` puts an object where ``first`` deleted one; callers
+    that coalesce treat a deleted-then-recreated key as a reason to resynchronise.
+    """
+    for k, v in second.items():
+        cur = first.get(k)
+        if isinstance(v, dict) and isinstance(cur, dict):
+            merge_patches(cur, v)
+        else:
+            first[k] = copy.deepcopy(v) if isinstance(v, dict) else v
+    return first
+
+
+class Store:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Callable[[], float] = time.time,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self.clock = clock
+        self.seq = 0
+        self.devices: dict[str, JSON] = {}
+        self.channels: dict[str, JSON] = {}
+        self.slots: list[JSON] = []
+        self._meta: dict[str, _ChannelMeta] = {}
+        self._subscribers: list[Subscriber] = []
+        self._pending: JSON = {}
+        self._pending_meter: JSON = {}
+        self._pending_meter_only = True
+        self._flush_scheduled = False
+        self._meter_timer: asyncio.TimerHandle | None = None
+        self._loop = loop
+        self._split_cache: dict[str, tuple[str, ...]] = {}
+        self.stats = Stats()
+        self.config = config
+        self.meter_interval = config.http.meter_interval_ms / 1000
+        self.reconfigure(config)
+
+    # -- subscriptions ----------------------------------------------------------------
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        self._subscribers.append(fn)
+        return lambda: self._subscribers.remove(fn) if fn in self._subscribers else None
+
+    def snapshot(self) -> JSON:
+        """The whole state as of ``seq`` (shares structure: serialize, don't mutate)."""
+        return {"seq": self.seq, "devices": self.devices, "channels": self.channels,
+                "slots": self.slots}
+
+    # -- configuration ----------------------------------------------------------------
+
+    def reconfigure(self, config: Config) -> None:
+        """Add, update and remove devices and slots to match ``config``."""
+        self.config = config
+        self.meter_interval = config.http.meter_interval_ms / 1000
+        wanted = {d.id: d for d in config.devices if d.enabled}
+        for device_id in list(self.devices):
+            if device_id not in wanted:
+                self.remove_device(device_id)
+        for d in wanted.values():
+            self.add_device(d)
+        self.set_slots(config.slots)
+
+    def add_device(self, d: DeviceConfig) -> None:
+        port = d.port or 2202
+        if d.id in self.devices:
+            dev = self.devices[d.id]
+            changes = {k: v for k, v in (("driver", d.driver), ("host", d.host),
+                                          ("port", port)) if dev.get(k) != v}
+            if changes:
+                dev.update(changes)
+                self._pend(self._pending, ("devices", d.id), changes)
+            return
+        dev = {
+            "id": d.id, "driver": d.driver, "host": d.host, "port": port,
+            "link": "connecting", "link_hint": None, "model": d.model, "firmware": None,
+            "device_name": None, "last_seen": None, "channels": [],
+        }
+        self.devices[d.id] = dev
+        self._pend(self._pending, ("devices",), {d.id: copy.deepcopy(dev)})
+        for n in range(1, (d.channels or 0) + 1):
+            self._ensure_channel(d.id, n)
+
+    def remove_device(self, device_id: str) -> None:
+        dev = self.devices.pop(device_id, None)
+        if dev is None:
+            return
+        self._pend(self._pending, ("devices",), {device_id: None})
+        for key in dev["channels"]:
+            self.channels.pop(key, None)
+            self._meta.pop(key, None)
+            self._pend(self._pending, ("channels",), {key: None})
+            self._pending_meter.get("channels", {}).pop(key, None)
+
+    def set_slots(self, slots: Iterable[SlotConfig | JSON]) -> None:
+        out: list[JSON] = []
+        for s in slots:
+            d = s.model_dump() if isinstance(s, SlotConfig) else dict(s)
+            out.append({k: d.get(k) for k in ("slot", "channel", "label_id", "label_name",
+                                               "group", "active")})
+        out.sort(key=lambda s: int(s["slot"]))
+        if out != self.slots:
+            self.slots = out
+            # arrays are replaced whole in a merge patch
+            self._pending["slots"] = copy.deepcopy(out)
+            self._schedule()
+
+    def _ensure_channel(self, device_id: str, n: int) -> JSON:
+        key = f"{device_id}/{n}"
+        ch = self.channels.get(key)
+        if ch is None:
+            ch = empty_channel(device_id, n)
+            ch["status"] = self._derive_status(ch, _ChannelMeta(), 0.0, device_id)
+            self.channels[key] = ch
+            self._meta[key] = _ChannelMeta()
+            self._pend(self._pending, ("channels",), {key: copy.deepcopy(ch)})
+            dev = self.devices[device_id]
+            chans = dev["channels"]
+            chans.append(key)
+            chans.sort(key=lambda k: int(k.rsplit("/", 1)[1]))
+            self._pend(self._pending, ("devices", device_id), {"channels": list(chans)})
+        return ch
+
+    # -- updates from links -----------------------------------------------------------
+
+    def set_link(self, device_id: str, link: str, hint: str | None = None) -> None:
+        dev = self.devices.get(device_id)
+        if dev is None or (dev["link"] == link and dev["link_hint"] == hint):
+            return
+        was_online = dev["link"] == "online"
+        dev["link"] = link
+        dev["link_hint"] = hint
+        self._pend(self._pending, ("devices", device_id), {"link": link, "link_hint": hint})
+        now = self.clock()
+        for key in dev["channels"]:
+            ch = self.channels[key]
+            if was_online and link != "online":
+                for section, names in _CLEARED_ON_OFFLINE.items():
+                    sec = ch[section]
+                    cleared = {n: None for n in names if sec[n] is not None}
+                    if cleared:
+                        # null means "unknown" in the contract; keep the key, send null
+                        sec.update(cleared)
+                        self._pend_set(key, section, cleared)
+            self._restatus(key, ch, now)
+
+    def apply(self, device_id: str, events: Iterable[Event]) -> None:
+        """Apply driver events from one device's link."""
+        dev = self.devices.get(device_id)
+        if dev is None:
+            return
+        now = self.clock()
+        n_events = 0
+        for ev in events:
+            n_events += 1
+            if type(ev) is ChannelUpdate:
+                self._apply_channel(device_id, ev, now)
+            elif type(ev) is DeviceUpdate:
+                self._apply_device(dev, ev, now)
+        self.stats.events += n_events
+        last = dev["last_seen"]
+        if last is None or now - last >= 1.0:
+            # at most once a second: staleness needs seconds, and bytes to browsers count
+            dev["last_seen"] = round(now, 3)
+            self._pend(self._pending_meter, ("devices", device_id), {"last_seen": dev["last_seen"]})
+            self._schedule_meter()
+
+    def _apply_device(self, dev: JSON, ev: DeviceUpdate, now: float) -> None:
+        changed: JSON = {}
+        for k, v in ev.values.items():
+            if k == "channel_count":
+                if isinstance(v, int):
+                    for n in range(1, v + 1):
+                        self._ensure_channel(dev["id"], n)
+                continue
+            if k in dev and dev[k] != v:
+                dev[k] = v
+                changed[k] = v
+        if changed:
+            self._pend(self._pending, ("devices", dev["id"]), changed)
+
+    def _apply_channel(self, device_id: str, ev: ChannelUpdate, now: float) -> None:
+        key = f"{device_id}/{ev.channel}"
+        ch = self.channels.get(key)
+        if ch is None:
+            ch = self._ensure_channel(device_id, ev.channel)
+        meta = self._meta[key]
+        meter = ev.meter
+        target = self._pending_meter if meter else self._pending
+        changed_any = False
+        restatus = False
+        cache = self._split_cache
+        for path, value in ev.values.items():
+            parts = cache.get(path)
+            if parts is None:
+                parts = cache[path] = tuple(path.split("."))
+            if len(parts) == 1:
+                if ch.get(path, ...) == value:
+                    continue
+                ch[path] = value
+                self._pend(target, ("channels", key), {path: value})
+            else:
+                section, name = parts
+                sec = ch[section]
+                if sec.get(name, ...) == value:
+                    continue
+                sec[name] = value
+                self._pend_set(key, section, {name: value}, target)
+                if section == "tx" or name == "peak":
+                    restatus = True
+            changed_any = True
+        if not changed_any:
+            return
+        if not meter or now - meta.updated_at >= 1.0:
+            meta.updated_at = now
+            ch["updated"] = round(now, 3)
+            self._pend(target, ("channels", key), {"updated": ch["updated"]})
+        if restatus:
+            self._restatus(key, ch, now)
+        if meter:
+            self._schedule_meter()
+        else:
+            self._schedule()
+
+    def _pend_set(self, key: str, section: str, values: JSON, target: JSON | None = None) -> None:
+        t = self._pending if target is None else target
+        chans: JSON | None = t.get("channels")
+        if chans is None:
+            chans = t["channels"] = {}
+        c: JSON | None = chans.get(key)
+        if c is None:
+            c = chans[key] = {}
+        s = c.get(section)
+        if s is None:
+            c[section] = dict(values)
+        elif isinstance(s, dict):
+            s.update(values)
+        if target is None or target is self._pending:
+            self._schedule()
+
+    def _pend(self, target: JSON, path: tuple[str, ...], values: JSON) -> None:
+        node = target
+        for p in path:
+            nxt = node.get(p)
+            if not isinstance(nxt, dict):
+                nxt = node[p] = {}
+            node = nxt
+        for k, v in values.items():
+            if isinstance(v, dict) and isinstance(node.get(k), dict):
+                merge_patches(node[k], v)
+            else:
+                node[k] = v
+        if target is self._pending:
+            self._schedule()
+
+    # -- status -----------------------------------------------------------------------
+
+    def _restatus(self, key: str, ch: JSON, now: float) -> None:
+        meta = self._meta[key]
+        tx = ch["tx"]
+        bars = tx["battery_bars"]
+        if bars is not None:
+            meta.last_bars = bars
+            meta.last_bars_at = now
+        if ch["audio"]["peak"]:
+            meta.peak_until = now + self.config.status.peak_hold_s
+        status = self._derive_status(ch, meta, now, ch["device"])
+        if status != ch["status"]:
+            ch["status"] = status
+            self._pend(self._pending, ("channels", key), {"status": status})
+
+    def _derive_status(self, ch: JSON, meta: _ChannelMeta, now: float, device_id: str) -> str:
+        dev = self.devices.get(device_id)
+        if dev is None or dev["link"] != "online":
+            return "RX_OFFLINE"
+        tx = ch["tx"]
+        bars = tx["battery_bars"]
+        if bars is None:
+            held = now - meta.last_bars_at < self.config.status.prev_hold_s
+            if meta.last_bars is not None and held:
+                return "PREV_" + _battery_status(meta.last_bars)
+            if tx["present"]:
+                # a transmitter that reports no battery (external power, IEM transmitter)
+                return "AUDIO_PEAK" if meta.peak_until > now else "GOOD"
+            return "TX_OFF"
+        if tx["present"] is False:
+            return "TX_OFF"
+        if meta.peak_until > now:
+            return "AUDIO_PEAK"
+        return _battery_status(bars)
+
+    def sweep(self) -> None:
+        """Expire PREV_* and AUDIO_PEAK holds; the daemon calls this once a second."""
+        now = self.clock()
+        hold = self.config.status.prev_hold_s
+        for key, meta in self._meta.items():
+            ch = self.channels[key]
+            st = ch["status"]
+            if (st == "AUDIO_PEAK" and meta.peak_until <= now) or (
+                st.startswith("PREV_") and now - meta.last_bars_at >= hold
+            ):
+                self._restatus(key, ch, now)
+
+    # -- flushing ---------------------------------------------------------------------
+
+    def _schedule(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._get_loop().call_soon(self.flush)
+
+    def _schedule_meter(self) -> None:
+        if self._meter_timer is None and not self._flush_scheduled:
+            self._meter_timer = self._get_loop().call_later(self.meter_interval, self.flush)
+
+    def _get_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    def flush(self) -> None:
+        """Emit everything pending as one patch (meters included)."""
+        self._flush_scheduled = False
+        if self._meter_timer is not None:
+            self._meter_timer.cancel()
+            self._meter_timer = None
+        patch = self._pending
+        meter = self._pending_meter
+        if not patch and not meter:
+            return
+        meter_only = not patch
+        if meter:
+            # the important changes win over meters of the same field
+            patch = merge_patches(meter, patch) if patch else meter
+        self._pending = {}
+        self._pending_meter = {}
+        self.seq += 1
+        self.stats.patches += 1
+        if meter_only:
+            self.stats.meter_patches += 1
+        seq = self.seq
+        for fn in list(self._subscribers):
+            try:
+                fn(seq, patch, meter_only)
+            except Exception:  # a broken consumer must not break the store
+                self.stats.subscriber_errors += 1
+                _log.exception("subscriber_failed", subscriber=repr(fn))
+
+
+def _battery_status(bars: int) -> str:
+    if bars >= 4:
+        return "GOOD"
+    if bars == 3:
+        return "REPLACE"
+    return "CRITICAL"
