@@ -7,6 +7,7 @@ import importlib
 from types import ModuleType
 
 from micboardd.drivers.base import (
+    COMMAND_KINDS,
     ChannelUpdate,
     Command,
     CommandDone,
@@ -46,6 +47,7 @@ def driver_class(family: str) -> type[Driver]:
 
 
 __all__ = [
+    "COMMAND_KINDS",
     "FAMILIES",
     "ChannelUpdate",
     "Command",

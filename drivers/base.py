@@ -174,6 +174,11 @@ class Driver(abc.ABC):
         self._out.clear()
         return data
 
+    def datagrams_to_send(self) -> list[bytes]:
+        """Drain the outbox one frame per item (datagram transports send each alone)."""
+        out, self._out = self._out, []
+        return out
+
     def tick(self, now: float) -> None:
         """Called periodically by the link; queues a keepalive when one is due."""
         if now - self._last_keepalive >= self.keepalive_interval:

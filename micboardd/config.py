@@ -56,6 +56,17 @@ class DeviceConfig(_Model):
     #: a simulator to start for this device in demo mode / `micboardd simulate`
     simulate: dict[str, Any] | None = None
 
+    def channel_count(self) -> int | None:
+        """Channels known before connecting: configured, or from the model name."""
+        if self.channels is not None:
+            return self.channels
+        if self.model is None:
+            return None
+        from micboardd.drivers import driver_class
+
+        models: dict[str, int] = getattr(driver_class(self.driver), "MODELS", {})
+        return models.get(self.model)
+
     @field_validator("driver")
     @classmethod
     def _known_driver(cls, v: str) -> str:

@@ -132,6 +132,7 @@ class Store:
         self.devices: dict[str, JSON] = {}
         self.channels: dict[str, JSON] = {}
         self.slots: list[JSON] = []
+        self.groups: list[JSON] = []
         self._meta: dict[str, _ChannelMeta] = {}
         self._subscribers: list[Subscriber] = []
         self._pending: JSON = {}
@@ -155,7 +156,7 @@ class Store:
     def snapshot(self) -> JSON:
         """The whole state as of ``seq`` (shares structure: serialize, don't mutate)."""
         return {"seq": self.seq, "devices": self.devices, "channels": self.channels,
-                "slots": self.slots}
+                "slots": self.slots, "groups": self.groups}
 
     # -- configuration ----------------------------------------------------------------
 
@@ -170,6 +171,11 @@ class Store:
         for d in wanted.values():
             self.add_device(d)
         self.set_slots(config.slots)
+        groups = [g.model_dump() for g in config.groups]
+        if groups != self.groups:
+            self.groups = groups
+            self._pending["groups"] = copy.deepcopy(groups)
+            self._schedule()
 
     def add_device(self, d: DeviceConfig) -> None:
         port = d.port or 2202
@@ -188,7 +194,7 @@ class Store:
         }
         self.devices[d.id] = dev
         self._pend(self._pending, ("devices",), {d.id: copy.deepcopy(dev)})
-        for n in range(1, (d.channels or 0) + 1):
+        for n in range(1, (d.channel_count() or 0) + 1):
             self._ensure_channel(d.id, n)
 
     def remove_device(self, device_id: str) -> None:

@@ -1,0 +1,226 @@
+"""``micboardd`` command line: run, demo, check-config, simulate, hash-token, prune."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+
+from micboardd import __version__
+from micboardd.config import EX_CONFIG, Config, ConfigError, hash_token, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_CONFIG = ROOT / "config" / "demo.json"
+
+
+def _use_uvloop() -> str:
+    try:
+        import uvloop
+    except ImportError:
+        return "asyncio"
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return "uvloop"
+
+
+async def _serve(config: Config, config_path: Path | None, *, sims: list[object] | None = None,
+                 banner: str | None = None) -> int:
+    from micboardd.daemon import Daemon
+    from micboardd.parts import start_parts
+
+    daemon = Daemon(config, config_path)
+    await daemon.start()
+    await start_parts(daemon)
+    daemon.install_signals()
+    if banner:
+        print(banner.format(port=daemon.http_port), flush=True)
+    _notify_ready(daemon)
+    await daemon.stopped.wait()
+    for rs in sims or ():
+        await rs.sim.stop()  # type: ignore[attr-defined]
+    return 0
+
+
+def _notify_ready(daemon: object) -> None:
+    from micboardd.sdnotify import start_watchdog
+
+    start_watchdog()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    path = Path(args.config)
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EX_CONFIG
+    if args.port is not None or args.host is not None:
+        overrides = {"host": args.host, "port": args.port}
+        http = config.http.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+        config = config.model_copy(update={"http": http})
+    if args.state_dir:
+        config = config.model_copy(update={"state_dir": args.state_dir})
+    loop_name = _use_uvloop()
+    from micboardd.logs import setup_logging
+
+    setup_logging(args.log_level)
+    import structlog
+
+    structlog.get_logger("micboardd").info("starting", version=__version__, loop=loop_name,
+                                           config=str(path))
+    return asyncio.run(_serve(config, path))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from micboardd.logs import setup_logging
+    from micboardd.simulate import start_fleet
+
+    src = Path(args.config) if args.config else DEMO_CONFIG
+    try:
+        base = load_config(src)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EX_CONFIG
+    state_dir = Path(args.state_dir or base.state_dir or "state/demo")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    setup_logging(args.log_level)
+    _use_uvloop()
+
+    async def main() -> int:
+        config, sims = await start_fleet(base, loopback_any_port=True, frozen=args.frozen)
+        http = config.http.model_copy(update={"host": args.host, "port": args.port})
+        config = config.model_copy(update={"http": http, "state_dir": str(state_dir)})
+        # the running copy lives in the state dir: slot edits made on the page land
+        # there, never in the repository's demo file
+        path = state_dir / "demo.json"
+        saved = orjson.loads(path.read_bytes()) if path.exists() else None
+        raw = config.model_dump(mode="json", exclude_none=True)
+        if saved and isinstance(saved, dict):
+            raw["slots"] = saved.get("slots", raw.get("slots", []))
+            raw["groups"] = saved.get("groups", raw.get("groups", []))
+        path.write_bytes(orjson.dumps(raw, option=orjson.OPT_INDENT_2) + b"\n")
+        config = load_config(path)
+        shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+        banner = (f"micboardd demo: {len(sims)} simulated receivers. "
+                  f"Dashboard: http://{shown}:{{port}}/  (Ctrl-C stops)")
+        return await _serve(config, path, sims=list(sims), banner=banner)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(main())
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    ok = True
+    for f in args.files:
+        try:
+            cfg = load_config(f)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            ok = False
+            continue
+        print(f"{f}: ok ({len(cfg.devices)} devices, {len(cfg.slots)} slots)")
+    return 0 if ok else EX_CONFIG
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from micboardd.logs import setup_logging
+    from micboardd.simulate import start_fleet
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EX_CONFIG
+    setup_logging(args.log_level)
+    _use_uvloop()
+
+    async def main() -> int:
+        _, sims = await start_fleet(config, frozen=args.frozen)
+        for rs in sims:
+            print(f"{rs.device_id}: {rs.family} {rs.sim.model} on {rs.sim.host}:{rs.sim.port}",
+                  flush=True)
+        print(f"{len(sims)} simulators running; Ctrl-C stops", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        import signal
+
+        for s in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(s, stop.set)
+        await stop.wait()
+        for rs in sims:
+            await rs.sim.stop()
+        return 0
+
+    return asyncio.run(main())
+
+
+def cmd_hash_token(args: argparse.Namespace) -> int:
+    token = args.token if args.token is not None else getpass.getpass("token: ")
+    if len(token) < 16:
+        print("use a token of at least 16 characters (for example: "
+              "python3 -c 'import secrets; print(secrets.token_urlsafe(24))')", file=sys.stderr)
+        return 2
+    print(hash_token(token))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="micboardd", description=__doc__)
+    p.add_argument("--version", action="version", version=f"micboardd {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the daemon")
+    run.add_argument("--config", "-c", required=True, help="configuration JSON file")
+    run.add_argument("--host", help="override http.host")
+    run.add_argument("--port", type=int, help="override http.port")
+    run.add_argument("--state-dir", help="override state_dir")
+    run.add_argument("--log-level", default=os.environ.get("MICBOARDD_LOG_LEVEL", "info"))
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="run with simulated receivers (no hardware needed)")
+    demo.add_argument("--config", help=f"demo configuration (default {DEMO_CONFIG})")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8058)
+    demo.add_argument("--state-dir", help="where the demo keeps its database (state/demo)")
+    demo.add_argument("--frozen", action="store_true",
+                      help="simulators change only when told to (for tests and screenshots)")
+    demo.add_argument("--log-level", default=os.environ.get("MICBOARDD_LOG_LEVEL", "warning"))
+    demo.set_defaults(func=cmd_demo)
+
+    check = sub.add_parser("check-config", help="validate configuration files and exit")
+    check.add_argument("files", nargs="+")
+    check.set_defaults(func=cmd_check_config)
+
+    sim = sub.add_parser("simulate", help="start the simulators a configuration describes "
+                                          "(devices with a 'simulate' block) on their "
+                                          "configured addresses")
+    sim.add_argument("--config", "-c", required=True)
+    sim.add_argument("--frozen", action="store_true")
+    sim.add_argument("--log-level", default="warning")
+    sim.set_defaults(func=cmd_simulate)
+
+    ht = sub.add_parser("hash-token", help="print the sha256 to put in http.tokens")
+    ht.add_argument("token", nargs="?")
+    ht.set_defaults(func=cmd_hash_token)
+
+    from micboardd.parts import add_subcommands
+
+    add_subcommands(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,271 @@
+"""Websocket fan-out: snapshot, then merge patches, to every browser.
+
+Each patch from the store is serialized once and the same bytes go to every client
+that is keeping up. Each client has its own sender task and a bounded queue:
+
+- a meter-only patch that finds the client's previous meter patch still unsent is
+  merged into it (latest value wins), so a slow client gets fewer, fresher frames;
+- a client whose queue is full anyway is dropped to a single "resync": its queue is
+  cleared and it gets a fresh snapshot when it can take one. Memory stays bounded and
+  nobody else waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import structlog
+from aiohttp import WSMsgType, web
+
+from micboardd.store import JSON, Store, merge_patches
+
+log = structlog.get_logger("micboardd.hub")
+
+MAX_QUEUE = 64
+MAX_CLIENT_MESSAGE = 64 * 1024
+
+
+@dataclass(slots=True)
+class _Item:
+    base: int
+    seq: int
+    patch: JSON | None  # None once serialized from a shared patch
+    data: bytes | None
+    meter: bool
+    owned: bool = False  # patch is this client's own copy (safe to merge into)
+
+
+@dataclass(eq=False, slots=True)
+class Client:
+    ws: web.WebSocketResponse
+    peer: str
+    queue: deque[_Item] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    resync: bool = True  # next thing to send is a snapshot
+    channels: frozenset[str] | None = None  # subscribe filter
+    sent_bytes: int = 0
+    sent_messages: int = 0
+    resyncs: int = 0
+    coalesced: int = 0
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass(slots=True)
+class HubStats:
+    clients_total: int = 0
+    queue_drops: int = 0
+    coalesced: int = 0
+    bytes_sent: int = 0
+    messages_sent: int = 0
+
+
+def _filter(patch: JSON, channels: frozenset[str]) -> JSON:
+    chans = patch.get("channels")
+    if chans is None:
+        return patch
+    out = dict(patch)
+    kept = {k: v for k, v in chans.items() if k in channels}
+    if kept:
+        out["channels"] = kept
+    else:
+        del out["channels"]
+    return out
+
+
+class Hub:
+    def __init__(self, store: Store, *, extra_state: Callable[[], JSON] | None = None,
+                 max_queue: int = MAX_QUEUE) -> None:
+        self.store = store
+        self.clients: set[Client] = set()
+        self.stats = HubStats()
+        self.max_queue = max_queue
+        self.extra_state = extra_state or (lambda: {})
+        self._unsub = store.subscribe(self.on_patch)
+        self._commands: Callable[[Client, JSON], Any] | None = None
+
+    def close(self) -> None:
+        self._unsub()
+
+    # -- store -> clients -------------------------------------------------------------
+
+    def on_patch(self, seq: int, patch: JSON, meter_only: bool) -> None:
+        if not self.clients:
+            return
+        shared: bytes | None = None
+        base = seq - 1
+        for c in self.clients:
+            if c.resync:
+                continue  # a snapshot is coming; it will include this
+            q = c.queue
+            p = patch
+            if c.channels is not None:
+                p = _filter(patch, c.channels)
+                if not p:
+                    # nothing for this client, but the seq chain moves on: send an empty
+                    # patch so the client's base stays valid
+                    p = {}
+            if q:
+                last = q[-1]
+                if meter_only and last.meter and last.patch is not None and last.data is None:
+                    # coalesce: one fresher meter patch instead of two
+                    if not last.owned:
+                        last.patch = copy.deepcopy(last.patch)
+                        last.owned = True
+                    merge_patches(last.patch, p)
+                    last.seq = seq
+                    c.coalesced += 1
+                    self.stats.coalesced += 1
+                    continue
+                if len(q) >= self.max_queue:
+                    q.clear()
+                    c.resync = True
+                    c.resyncs += 1
+                    self.stats.queue_drops += 1
+                    c.wake.set()
+                    continue
+            if c.channels is None and not (q and meter_only):
+                if shared is None:
+                    shared = _encode_patch(seq, base, patch)
+                q.append(_Item(base, seq, None, shared, meter_only))
+            else:
+                # kept as a dict while unsent so later meter patches can merge into it
+                q.append(_Item(base, seq, p, None, meter_only, owned=p is not patch))
+            c.wake.set()
+
+    def snapshot_bytes(self) -> bytes:
+        st = self.store
+        state = {"devices": st.devices, "channels": st.channels, "slots": st.slots,
+                 "groups": st.groups, **self.extra_state()}
+        return orjson.dumps({"type": "snapshot", "seq": st.seq, "state": state})
+
+    def state_bytes(self) -> bytes:
+        """``GET /api/state``: the snapshot's state with its seq."""
+        st = self.store
+        return orjson.dumps({"seq": st.seq, "devices": st.devices, "channels": st.channels,
+                             "slots": st.slots, "groups": st.groups, **self.extra_state()})
+
+    # -- one client -------------------------------------------------------------------
+
+    async def serve(self, ws: web.WebSocketResponse, peer: str,
+                    on_message: Callable[[Client, JSON], Any] | None = None) -> None:
+        c = Client(ws, peer)
+        self.clients.add(c)
+        self.stats.clients_total += 1
+        c.task = asyncio.create_task(self._sender(c), name=f"ws-send:{peer}")
+        c.wake.set()
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    if msg.type == WSMsgType.BINARY:
+                        await ws.close(code=1003, message=b"text frames only")
+                    break
+                if len(msg.data) > MAX_CLIENT_MESSAGE:
+                    await ws.close(code=1009, message=b"message too big")
+                    break
+                try:
+                    data = orjson.loads(msg.data)
+                except orjson.JSONDecodeError:
+                    await self.send_direct(c, {"type": "error", "error": "invalid JSON"})
+                    continue
+                if not isinstance(data, dict):
+                    await self.send_direct(c, {"type": "error", "error": "expected an object"})
+                    continue
+                await self._client_message(c, data, on_message)
+        finally:
+            self.clients.discard(c)
+            if c.task is not None:
+                c.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await c.task
+
+    async def _client_message(self, c: Client, data: JSON,
+                              on_message: Callable[[Client, JSON], Any] | None) -> None:
+        kind = data.get("type")
+        if kind == "ping":
+            await self.send_direct(c, {"type": "pong", "seq": self.store.seq})
+        elif kind == "resync":
+            c.queue.clear()
+            c.resync = True
+            c.wake.set()
+        elif kind == "subscribe":
+            chans = data.get("channels")
+            if chans is None:
+                c.channels = None
+            elif isinstance(chans, list) and all(isinstance(x, str) for x in chans):
+                c.channels = frozenset(chans)
+            else:
+                await self.send_direct(c, {"type": "error",
+                                           "error": "channels must be a list of keys"})
+                return
+            c.queue.clear()
+            c.resync = True
+            c.wake.set()
+        elif on_message is not None:
+            reply = on_message(c, data)
+            if asyncio.iscoroutine(reply):
+                reply = await reply
+            if reply is not None:
+                await self.send_direct(c, reply)
+        else:
+            await self.send_direct(c, {"type": "error", "error": f"unknown type {kind!r}"})
+
+    async def send_direct(self, c: Client, message: JSON) -> None:
+        """A reply to this client alone (pong, command results); not part of the patch
+        stream, so it carries no seq of its own."""
+        data = orjson.dumps(message)
+        c.sent_bytes += len(data)
+        self.stats.bytes_sent += len(data)
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await c.ws.send_frame(data, WSMsgType.TEXT)
+
+    async def broadcast_direct(self, message: JSON) -> None:
+        data = orjson.dumps(message)
+        for c in list(self.clients):
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await c.ws.send_frame(data, WSMsgType.TEXT)
+
+    async def _sender(self, c: Client) -> None:
+        ws = c.ws
+        stats = self.stats
+        try:
+            while not ws.closed:
+                await c.wake.wait()
+                c.wake.clear()
+                while True:
+                    if c.resync:
+                        c.resync = False
+                        c.queue.clear()
+                        data = self._snapshot_for(c)
+                    elif c.queue:
+                        item = c.queue.popleft()
+                        data = item.data if item.data is not None else _encode_patch(
+                            item.seq, item.base, item.patch or {})
+                    else:
+                        break
+                    await ws.send_frame(data, WSMsgType.TEXT)
+                    c.sent_bytes += len(data)
+                    c.sent_messages += 1
+                    stats.bytes_sent += len(data)
+                    stats.messages_sent += 1
+        except (ConnectionError, RuntimeError) as exc:
+            log.info("ws_send_failed", peer=c.peer, error=str(exc))
+
+    def _snapshot_for(self, c: Client) -> bytes:
+        if c.channels is None:
+            return self.snapshot_bytes()
+        st = self.store
+        chans = {k: v for k, v in st.channels.items() if k in c.channels}
+        state = {"devices": st.devices, "channels": chans, "slots": st.slots,
+                 "groups": st.groups, **self.extra_state()}
+        return orjson.dumps({"type": "snapshot", "seq": st.seq, "state": state})
+
+
+def _encode_patch(seq: int, base: int, patch: JSON) -> bytes:
+    return orjson.dumps({"type": "patch", "seq": seq, "base": base, "patch": patch})

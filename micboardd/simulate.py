@@ -1,0 +1,63 @@
+"""Start receiver simulators: the fleet behind demo mode, tests and benchmarks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from micboardd.config import Config, DeviceConfig
+from micboardd.drivers import family_module
+
+
+@dataclass(slots=True)
+class RunningSim:
+    device_id: str
+    family: str
+    sim: Any  # the family's simulator instance (has .host, .port, .stop())
+
+
+async def start_simulator(d: DeviceConfig, *, host: str | None = None, port: int | None = None,
+                          frozen: bool = False, seed: int | None = None) -> RunningSim:
+    """Start the simulator described by a device's ``simulate`` block (model, names,
+    speed) on ``host:port`` (defaults: the device's own address)."""
+    opts = dict(d.simulate or {})
+    cls = family_module(d.driver).SIMULATOR
+    sim = cls(
+        host or d.host,
+        d.port if port is None and d.port is not None else (port or 0),
+        model=opts.get("model") or d.model,
+        names=opts.get("names", ()),
+        seed=opts.get("seed", seed),
+        speed=float(opts.get("speed", 1.0)),
+        frozen=bool(opts.get("frozen", frozen)),
+    )
+    await sim.start()
+    return RunningSim(d.id, d.driver, sim)
+
+
+async def start_fleet(config: Config, *, loopback_any_port: bool = False,
+                      frozen: bool = False) -> tuple[Config, list[RunningSim]]:
+    """Start a simulator for every device that has a ``simulate`` block.
+
+    With ``loopback_any_port`` each simulator binds 127.0.0.1 on a free port and the
+    returned configuration points the device there (demo mode: nothing to collide with).
+    """
+    sims: list[RunningSim] = []
+    devices: list[DeviceConfig] = []
+    try:
+        for i, d in enumerate(config.devices):
+            if d.simulate is None:
+                devices.append(d)
+                continue
+            if loopback_any_port:
+                rs = await start_simulator(d, host="127.0.0.1", port=0, frozen=frozen, seed=i)
+                d = d.model_copy(update={"host": "127.0.0.1", "port": rs.sim.port})
+            else:
+                rs = await start_simulator(d, frozen=frozen, seed=i)
+            sims.append(rs)
+            devices.append(d)
+    except BaseException:
+        for rs in sims:
+            await rs.sim.stop()
+        raise
+    return config.model_copy(update={"devices": devices}), sims
