@@ -35,7 +35,7 @@ class Daemon:
         self.config_path = config_path
         self.started_at = time.time()
         self.store = Store(config)
-        self.hub = Hub(self.store, extra_state=self._extra_state)
+        self.hub = Hub(self.store)
         self.links: dict[str, Link] = {}
         self.reloads = 0
         self.reload_failures = 0
@@ -46,17 +46,10 @@ class Daemon:
         self._stoppers: list[Callable[[], Awaitable[None]]] = []
         self.runner: web.AppRunner | None = None
         self.http_port: int | None = None
-        self.extra_state_parts: dict[str, Callable[[], Any]] = {}
         self.stopped = asyncio.Event()
         self.on_reload: list[Callable[[Config], None]] = []
         self.metric_sources: list[Callable[[], list[tuple[str, str, str, float]]]] = []
         self.audit_sinks: list[Callable[[str, str, Any, Any], None]] = []
-
-    def _extra_state(self) -> JSON:
-        out: JSON = {}
-        for k, fn in self.extra_state_parts.items():
-            out[k] = fn()
-        return out
 
     @property
     def state_dir(self) -> Path:
@@ -73,6 +66,9 @@ class Daemon:
             if d.enabled:
                 self._start_link(d)
         app = make_app(self)
+        from micboardd.parts import add_routes
+
+        add_routes(self, app)
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.config.http.host, self.config.http.port,

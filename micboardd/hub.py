@@ -80,13 +80,11 @@ def _filter(patch: JSON, channels: frozenset[str]) -> JSON:
 
 
 class Hub:
-    def __init__(self, store: Store, *, extra_state: Callable[[], JSON] | None = None,
-                 max_queue: int = MAX_QUEUE) -> None:
+    def __init__(self, store: Store, *, max_queue: int = MAX_QUEUE) -> None:
         self.store = store
         self.clients: set[Client] = set()
         self.stats = HubStats()
         self.max_queue = max_queue
-        self.extra_state = extra_state or (lambda: {})
         self._unsub = store.subscribe(self.on_patch)
         self._commands: Callable[[Client, JSON], Any] | None = None
 
@@ -141,15 +139,11 @@ class Hub:
 
     def snapshot_bytes(self) -> bytes:
         st = self.store
-        state = {"devices": st.devices, "channels": st.channels, "slots": st.slots,
-                 "groups": st.groups, **self.extra_state()}
-        return orjson.dumps({"type": "snapshot", "seq": st.seq, "state": state})
+        return orjson.dumps({"type": "snapshot", "seq": st.seq, "state": st.state()})
 
     def state_bytes(self) -> bytes:
         """``GET /api/state``: the snapshot's state with its seq."""
-        st = self.store
-        return orjson.dumps({"seq": st.seq, "devices": st.devices, "channels": st.channels,
-                             "slots": st.slots, "groups": st.groups, **self.extra_state()})
+        return orjson.dumps(self.store.snapshot())
 
     # -- one client -------------------------------------------------------------------
 
@@ -261,9 +255,8 @@ class Hub:
         if c.channels is None:
             return self.snapshot_bytes()
         st = self.store
-        chans = {k: v for k, v in st.channels.items() if k in c.channels}
-        state = {"devices": st.devices, "channels": chans, "slots": st.slots,
-                 "groups": st.groups, **self.extra_state()}
+        state = st.state()
+        state["channels"] = {k: v for k, v in st.channels.items() if k in c.channels}
         return orjson.dumps({"type": "snapshot", "seq": st.seq, "state": state})
 
 

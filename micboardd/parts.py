@@ -1,7 +1,9 @@
 """Optional parts of the daemon (history, alerts, MQTT) plug in here.
 
 Each part is a module with ``async def start(daemon) -> stop | None`` and, optionally,
-``add_subcommands(subparsers)``. The core (links, store, hub, HTTP) knows none of them.
+``add_routes(daemon, app)`` (called before the HTTP server starts, so the part can add
+its endpoints) and ``add_subcommands(subparsers)``. The core (links, store, hub, HTTP)
+knows none of them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ async def start_parts(daemon: Daemon) -> None:
         stop = await mod.start(daemon)
         if stop is not None:
             daemon.add_stopper(stop)
+
+
+def add_routes(daemon: Daemon, app: Any) -> None:
+    for name in PARTS:
+        fn = getattr(importlib.import_module(name), "add_routes", None)
+        if fn is not None:
+            fn(daemon, app)
 
 
 def add_subcommands(sub: Any) -> None:

@@ -133,6 +133,8 @@ class Store:
         self.channels: dict[str, JSON] = {}
         self.slots: list[JSON] = []
         self.groups: list[JSON] = []
+        #: extra top-level keyed sections owned by optional parts ("alerts", "sites")
+        self.sections: dict[str, JSON] = {}
         self._meta: dict[str, _ChannelMeta] = {}
         self._subscribers: list[Subscriber] = []
         self._pending: JSON = {}
@@ -155,8 +157,27 @@ class Store:
 
     def snapshot(self) -> JSON:
         """The whole state as of ``seq`` (shares structure: serialize, don't mutate)."""
-        return {"seq": self.seq, "devices": self.devices, "channels": self.channels,
-                "slots": self.slots, "groups": self.groups}
+        return {"seq": self.seq, **self.state()}
+
+    def state(self) -> JSON:
+        """Everything but ``seq``: what a websocket snapshot carries."""
+        return {"devices": self.devices, "channels": self.channels, "slots": self.slots,
+                "groups": self.groups, **self.sections}
+
+    def put(self, section: str, key: str, value: JSON | None) -> None:
+        """Set (or with None delete) ``state[section][key]`` for an optional part, e.g.
+        an alert episode; patched to clients like everything else."""
+        if section in ("devices", "channels", "slots", "groups", "seq"):
+            raise ValueError(f"{section!r} belongs to the store")
+        sec = self.sections.setdefault(section, {})
+        if value is None:
+            if sec.pop(key, None) is None:
+                return
+        else:
+            if sec.get(key) == value:
+                return
+            sec[key] = copy.deepcopy(value)
+        self._pend(self._pending, (section,), {key: copy.deepcopy(value)})
 
     # -- configuration ----------------------------------------------------------------
 
