@@ -50,7 +50,7 @@ def stream(family: str, frames: int = 20000) -> tuple[bytes, int]:
 
 
 def bench(family: str, seconds: float) -> float:
-    data, frames = stream(family)
+    data, _ = stream(family)
     chunks = [data[i:i + 4096] for i in range(0, len(data), 4096)]
     cls = driver_class(family)
     total = 0

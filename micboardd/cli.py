@@ -42,7 +42,7 @@ async def _serve(config: Config, config_path: Path | None, *, sims: list[object]
         print(banner.format(port=daemon.http_port), flush=True)
     port_file = os.environ.get("MICBOARDD_PORT_FILE")
     if port_file:  # tests and scripts that bind port 0 learn the real port here
-        Path(port_file).write_text(str(daemon.http_port))
+        Path(port_file).write_text(str(daemon.http_port))  # noqa: ASYNC240 - once, tiny
     _notify_ready(daemon)
     await daemon.stopped.wait()
     for rs in sims or ():

@@ -109,7 +109,7 @@ async def test_run_sighup_reload_and_sigterm(tmp_path: Path) -> None:
             assert proc.returncode is None
         finally:
             proc.send_signal(signal.SIGTERM)
-            out, err = await asyncio.wait_for(proc.communicate(), 20)
+            _, err = await asyncio.wait_for(proc.communicate(), 20)
         assert proc.returncode == 0, err.decode()[-2000:]
         lines = [orjson.loads(x) for x in err.decode().splitlines() if x.startswith("{")]
         events = [x["event"] for x in lines]

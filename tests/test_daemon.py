@@ -59,9 +59,9 @@ async def test_snapshot_then_every_change(sims, tmp_path) -> None:
         await wait_for(lambda: m.channel("a/1").get("status", "").startswith("PREV_"))
         # the mirror built from snapshot + patches equals the server's state
         await asyncio.sleep(0.3)
-        status, state = await get_json(d, "/api/state")
+        _, state = await get_json(d, "/api/state")
         await wait_for(lambda: m.seq >= state["seq"])
-        status, state = await get_json(d, "/api/state")
+        _, state = await get_json(d, "/api/state")
         if m.seq == state["seq"]:
             del state["seq"]
             assert strip_nulls(m.state) == strip_nulls(state)
@@ -116,9 +116,9 @@ async def test_garbage_is_counted_and_nothing_else_breaks(sims, tmp_path) -> Non
         assert d.links["a"].driver.stats.malformed > 0
         assert d.links["b"].driver.stats.malformed == 0
         assert d.links["a"].state == "online"
-        async with aiohttp.ClientSession() as s:
-            async with s.get(f"http://127.0.0.1:{d.http_port}/metrics") as r:
-                text = await r.text()
+        async with (aiohttp.ClientSession() as s,
+                    s.get(f"http://127.0.0.1:{d.http_port}/metrics") as r):
+            text = await r.text()
         line = next(x for x in text.splitlines()
                     if x.startswith('micboardd_frames_malformed_total{device="a"}'))
         assert float(line.split()[-1]) > 0
