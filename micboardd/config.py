@@ -134,24 +134,67 @@ class StatusConfig(_Model):
 
 class HistoryConfig(_Model):
     enabled: bool = True
-    path: str | None = None  # default: <state dir>/history.db
+    #: default <state dir>/history.db; a relative path is taken inside the state dir
+    path: str | None = None
     retention_days: Annotated[float, Field(gt=0)] = 90.0
+    #: the audit trail is kept at least this long (and never less than retention_days)
+    audit_retention_days: Annotated[float, Field(gt=0)] = 365.0
     sample_interval_s: Annotated[float, Field(ge=1, le=3600)] = 10.0
+    #: rows are handed to the writer thread this often (what a crash can lose)
+    flush_interval_s: Annotated[float, Field(ge=0.05, le=10)] = 1.0
+    #: rows waiting for the writer before new ones are dropped (and counted)
+    max_queue_rows: Annotated[int, Field(ge=100, le=10_000_000)] = 100_000
+
+
+_TOPIC_PREFIX = r"^[^/#+\s]+(/[^/#+\s]+)*$"
 
 
 class MqttConfig(_Model):
-    url: str  # mqtt://user:pass@host:1883 or mqtts://...
-    username: str | None = None
+    """The MQTT bridge (``micboardd.mqtt``); off when the section is absent."""
+
+    url: str  # mqtt://user:pass@host:1883 or mqtts://host:8883
+    username: str | None = None  # overrides user info in the URL
     password: str | None = None
-    topic_prefix: str = "micboardd"
+    #: MQTT client id; default micboardd-<site>-<random>
+    client_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    topic_prefix: Annotated[str, Field(pattern=_TOPIC_PREFIX)] = "micboardd"
     site: Annotated[str, Field(pattern=_ID)] = "default"
-    tls: bool = False
+    tls: bool = False  # implied by mqtts://
     ca_file: str | None = None
+    keepalive_s: Annotated[int, Field(ge=5, le=600)] = 30
+    #: how often RF/audio meters (and last_seen) go out per channel; other changes go
+    #: out at once
     meter_interval_s: Annotated[float, Field(ge=0.1)] = 1.0
     discovery: bool = False
-    discovery_prefix: str = "homeassistant"
+    discovery_prefix: Annotated[str, Field(pattern=_TOPIC_PREFIX)] = "homeassistant"
+    #: accept rename/mute/identify on .../set/<kind> topics (the broker's ACLs decide who)
     commands: bool = False
-    remote_sites: list[str] = []
+    #: other micboardd sites whose channels this one shows (through the same broker)
+    remote_sites: list[Annotated[str, Field(pattern=_ID)]] = []
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(v)
+            _ = parts.port
+        except ValueError as exc:
+            raise ValueError(f"not a valid broker URL: {exc}") from None
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError("expected mqtt://host[:port] or mqtts://host[:port]")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError("the broker URL takes no path, query or fragment")
+        return v
+
+    @model_validator(mode="after")
+    def _sites(self) -> MqttConfig:
+        if self.site in self.remote_sites:
+            raise ValueError(f"remote_sites lists this daemon's own site {self.site!r}")
+        if len(set(self.remote_sites)) != len(self.remote_sites):
+            raise ValueError("remote_sites lists a site twice")
+        return self
 
 
 class AlertRule(_Model):
@@ -163,11 +206,24 @@ class AlertRule(_Model):
     interference: bool = True
     encryption_mismatch: bool = True
     receiver_offline: bool = True
+    #: hysteresis: a battery alert resolves above bars + this / minutes + that
+    battery_clear_margin_bars: Annotated[int, Field(ge=0, le=5)] = 1
+    minutes_clear_margin: Annotated[int, Field(ge=0)] = 10
+    #: hysteresis: an RF alert resolves at rf_below_pct + this or more
+    rf_clear_margin_pct: Annotated[int, Field(ge=0, le=100)] = 5
+    #: how long the transmitter must be off / the receiver offline before an alert
+    tx_off_for_s: Annotated[float, Field(ge=0)] = 2.0
+    offline_for_s: Annotated[float, Field(ge=0)] = 5.0
+    #: an episode resolves only after its condition stayed good this long (no flapping)
+    clear_after_s: Annotated[float, Field(ge=0)] = 30.0
 
 
 class AlertsConfig(_Model):
     default: AlertRule = AlertRule()
+    #: per slot group; only the keys given override ``default``
     groups: dict[str, AlertRule] = {}
+    #: resolved episodes stay in the state (state "resolved") this long, then go
+    keep_resolved_s: Annotated[float, Field(ge=0)] = 120.0
 
 
 class Config(_Model):

@@ -57,14 +57,17 @@ async def test_snapshot_then_every_change(sims, tmp_path) -> None:
         await wait_for(lambda: m.channel("a/3").get("status") == "CRITICAL")
         a.set_tx(1, False)
         await wait_for(lambda: m.channel("a/1").get("status", "").startswith("PREV_"))
-        # the mirror built from snapshot + patches equals the server's state
-        await asyncio.sleep(0.3)
-        _, state = await get_json(d, "/api/state")
-        await wait_for(lambda: m.seq >= state["seq"])
-        _, state = await get_json(d, "/api/state")
-        if m.seq == state["seq"]:
-            del state["seq"]
-            assert strip_nulls(m.state) == strip_nulls(state)
+        # the mirror built from snapshot + patches equals the server's state (compared
+        # at a moment when both are at the same seq; last_seen moves once a second)
+        compared = False
+        for _ in range(50):
+            _, state = await get_json(d, "/api/state")
+            await wait_for(lambda state=state: m.seq >= state["seq"])
+            if m.seq == state.pop("seq"):
+                assert strip_nulls(m.state) == strip_nulls(state)
+                compared = True
+                break
+        assert compared
         assert m.gaps == 0
 
 
