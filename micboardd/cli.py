@@ -16,6 +16,7 @@ import orjson
 from micboardd import __version__
 from micboardd.config import EX_CONFIG, Config, ConfigError, hash_token, load_config
 
+EX_UNAVAILABLE = 69  # sysexits.h: the port is taken
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = ROOT / "config" / "demo.json"
 
@@ -35,7 +36,14 @@ async def _serve(config: Config, config_path: Path | None, *, sims: list[object]
     from micboardd.parts import start_parts
 
     daemon = Daemon(config, config_path)
-    await daemon.start()
+    try:
+        await daemon.start()
+    except OSError as exc:
+        print(f"micboardd: cannot listen on {config.http.host}:{config.http.port}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        for rs in sims or ():
+            await rs.sim.stop()  # type: ignore[attr-defined]
+        return EX_UNAVAILABLE
     await start_parts(daemon)
     daemon.install_signals()
     if banner:

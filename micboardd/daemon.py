@@ -62,9 +62,6 @@ class Daemon:
         from micboardd.http import make_app
 
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        for d in self.config.devices:
-            if d.enabled:
-                self._start_link(d)
         app = make_app(self)
         from micboardd.parts import add_routes
 
@@ -73,7 +70,16 @@ class Daemon:
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.config.http.host, self.config.http.port,
                            reuse_address=True)
-        await site.start()
+        try:
+            await site.start()
+        except OSError:
+            await self.runner.cleanup()
+            self.runner = None
+            raise
+        # links only once the port is ours: a daemon that cannot serve should not connect
+        for d in self.config.devices:
+            if d.enabled:
+                self._start_link(d)
         for sock in getattr(site._server, "sockets", None) or ():
             self.http_port = int(sock.getsockname()[1])
             break

@@ -215,8 +215,10 @@ class ShureSimulator:
             life.rf = min(1.0, max(0.0, life.rf + rng.uniform(-0.03, 0.03)))
             life.antennas = rng.choice(("AB", "AB", "AB", "A", "B")) if life.rf < 0.5 else "AB"
             life.quality = max(0, min(5, round(life.rf * 6)))
-            life.audio_dbfs = max(-60.0, min(0.0, life.audio_dbfs + rng.uniform(-6, 6)))
-            if rng.random() < dt / 30:
+            # speech and music around -22 dBFS, pulled back towards it, the odd peak
+            drift = (-22.0 - life.audio_dbfs) * min(1.0, dt * 1.5)
+            life.audio_dbfs = max(-60.0, min(-4.0, life.audio_dbfs + drift + rng.uniform(-7, 7)))
+            if rng.random() < dt / 90:
                 life.audio_dbfs = -1.0
             life.peak = life.audio_dbfs > -3
 
