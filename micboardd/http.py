@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -28,7 +29,17 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("micboardd.http")
 
-WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
+def _web_root() -> Path:
+    """The dashboard files: $MICBOARDD_WEB_ROOT, this checkout's web/, or /opt/micboardd/web
+    (where the README's install puts them)."""
+    env = os.environ.get("MICBOARDD_WEB_ROOT")
+    candidates = [Path(env)] if env else []
+    candidates += [Path(__file__).resolve().parent.parent / "web", Path("/opt/micboardd/web"),
+                   Path("/usr/share/micboardd/web")]
+    return next((p for p in candidates if (p / "index.html").is_file()), candidates[0])
+
+
+WEB_ROOT = _web_root()
 MAX_BODY = 256 * 1024
 DAEMON: web.AppKey[Daemon] = web.AppKey("daemon", object)  # type: ignore[arg-type]
 GUARD: web.AppKey[Guard] = web.AppKey("guard", Guard)
