@@ -208,6 +208,10 @@ class Link:
         return online
 
     def _close_transport(self) -> None:
+        if self.driver.transport == "udp" and self._transport is not None:
+            # a UDP receiver keeps metering to a socket we drop unless told to stop
+            self.driver.close()
+            self._flush()
         t, self._transport = self._transport, None
         if t is not None:
             t.abort() if isinstance(t, asyncio.Transport) else t.close()
@@ -241,9 +245,10 @@ class Link:
         if t is None or t.is_closing():
             self.driver.data_to_send()  # discard: the next connection re-handshakes
             return
-        if isinstance(t, asyncio.DatagramTransport):
+        if self.driver.transport == "udp":
+            # (neither asyncio's nor uvloop's UDP transport is a DatagramTransport subclass)
             for d in self.driver.datagrams_to_send():
-                t.sendto(d)
+                t.sendto(d)  # type: ignore[attr-defined]
         else:
             data = self.driver.data_to_send()
             if data:
