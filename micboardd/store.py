@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -144,6 +144,7 @@ class Store:
         self._meter_timer: asyncio.TimerHandle | None = None
         self._loop = loop
         self._split_cache: dict[str, tuple[str, ...]] = {}
+        self._meter_latest: dict[str, JSON] = {}
         self.stats = Stats()
         self.config = config
         self.meter_interval = config.http.meter_interval_ms / 1000
@@ -228,6 +229,7 @@ class Store:
             self._meta.pop(key, None)
             self._pend(self._pending, ("channels",), {key: None})
             self._pending_meter.get("channels", {}).pop(key, None)
+            self._meter_latest.pop(key, None)
 
     def set_slots(self, slots: Iterable[SlotConfig | JSON]) -> None:
         out: list[JSON] = []
@@ -271,6 +273,8 @@ class Store:
         now = self.clock()
         for key in dev["channels"]:
             ch = self.channels[key]
+            if link != "online":
+                self._meter_latest.pop(key, None)  # never resurrect meters of a dead link
             if was_online and link != "online":
                 for section, names in _CLEARED_ON_OFFLINE.items():
                     sec = ch[section]
@@ -318,46 +322,92 @@ class Store:
 
     def _apply_channel(self, device_id: str, ev: ChannelUpdate, now: float) -> None:
         key = f"{device_id}/{ev.channel}"
+        if ev.meter:
+            # Hot path (ten thousand a second at venue scale): keep the latest values
+            # and diff them once per meter interval in _apply_meters.
+            latest = self._meter_latest.get(key)
+            if latest is None:
+                self._meter_latest[key] = dict(ev.values)
+                if key not in self.channels:
+                    self._ensure_channel(device_id, ev.channel)
+            else:
+                latest.update(ev.values)
+            if ev.values.get("audio.peak"):
+                # a peak must light AUDIO_PEAK even if the next sample clears it
+                self._meta[key].peak_until = now + self.config.status.peak_hold_s
+                pch = self.channels[key]
+                if pch["status"] != "AUDIO_PEAK":
+                    self._restatus(key, pch, now)
+            self._schedule_meter()
+            return
         ch = self.channels.get(key)
         if ch is None:
             ch = self._ensure_channel(device_id, ev.channel)
-        meta = self._meta[key]
-        meter = ev.meter
-        target = self._pending_meter if meter else self._pending
-        changed_any = False
+        self._apply_values(key, ch, ev.values, False, now)
+
+    def _apply_meters(self) -> None:
+        """Fold the latest meter values of every channel into the pending meter patch."""
+        latest, self._meter_latest = self._meter_latest, {}
+        if not latest:
+            return
+        now = self.clock()
+        channels = self.channels
+        for key, values in latest.items():
+            ch = channels.get(key)
+            if ch is not None:
+                self._apply_values(key, ch, values, True, now)
+
+    def _apply_values(self, key: str, ch: JSON, values: Mapping[str, Any], meter: bool,
+                      now: float) -> None:
+        pch: JSON | None = None  # this channel's node in the pending patch
         restatus = False
         cache = self._split_cache
-        for path, value in ev.values.items():
+        for path, value in values.items():
             parts = cache.get(path)
             if parts is None:
                 parts = cache[path] = tuple(path.split("."))
             if len(parts) == 1:
-                if ch.get(path, ...) == value:
+                if path in ch and ch[path] == value:
                     continue
                 ch[path] = value
-                self._pend(target, ("channels", key), {path: value})
+                if pch is None:
+                    pch = self._pending_channel(meter, key)
+                pch[path] = value
             else:
                 section, name = parts
                 sec = ch[section]
-                if sec.get(name, ...) == value:
+                if name in sec and sec[name] == value:
                     continue
                 sec[name] = value
-                self._pend_set(key, section, {name: value}, target)
+                if pch is None:
+                    pch = self._pending_channel(meter, key)
+                psec = pch.get(section)
+                if psec is None:
+                    pch[section] = {name: value}
+                else:
+                    psec[name] = value
                 if section == "tx" or name == "peak":
                     restatus = True
-            changed_any = True
-        if not changed_any:
+        if pch is None:
             return
-        if not meter or now - meta.updated_at >= 1.0:
-            meta.updated_at = now
-            ch["updated"] = round(now, 3)
-            self._pend(target, ("channels", key), {"updated": ch["updated"]})
+        if not meter:
+            # meters alone do not move "updated": it would cost every client bytes for
+            # every channel every second; staleness is the device's last_seen
+            self._meta[key].updated_at = now
+            ch["updated"] = pch["updated"] = round(now, 3)
+            self._schedule()
         if restatus:
             self._restatus(key, ch, now)
-        if meter:
-            self._schedule_meter()
-        else:
-            self._schedule()
+
+    def _pending_channel(self, meter: bool, key: str) -> JSON:
+        target = self._pending_meter if meter else self._pending
+        chans = target.get("channels")
+        if chans is None:
+            chans = target["channels"] = {}
+        node = chans.get(key)
+        if node is None:
+            node = chans[key] = {}
+        return node
 
     def _pend_set(self, key: str, section: str, values: JSON, target: JSON | None = None) -> None:
         t = self._pending if target is None else target
@@ -460,6 +510,7 @@ class Store:
         if self._meter_timer is not None:
             self._meter_timer.cancel()
             self._meter_timer = None
+        self._apply_meters()
         patch = self._pending
         meter = self._pending_meter
         if not patch and not meter:

@@ -102,9 +102,13 @@ def on_off(s: str) -> bool | None:
     raise ProtocolViolation(f"expected ON/OFF, got {s!r}")
 
 
+_ANTENNAS = {"AB": "AB", "AX": "A", "XB": "B", "XX": ""}
+
+
 def antennas(s: str) -> str:
     """Antenna status chars (A B C D active; X inactive; R reserved) -> active letters."""
-    return "".join(c for c in s if c in "ABCD")
+    known = _ANTENNAS.get(s)
+    return known if known is not None else "".join(c for c in s if c in "ABCD")
 
 
 def clamp_pct(v: float) -> int:
@@ -253,7 +257,7 @@ class ShureDriver(Driver):
                 raise ProtocolViolation(f"device sent a {verb}")
             else:
                 raise ProtocolViolation(f"unknown verb {verb!r}")
-        except (ProtocolViolation, IndexError) as exc:
+        except (ValueError, IndexError) as exc:  # ProtocolViolation is a ValueError
             self._malformed(str(exc) or "missing field", b"<" + body + b">", events)
             return
         self.stats.frames += 1
@@ -271,7 +275,9 @@ class ShureDriver(Driver):
         return ch
 
     def _on_sample(self, tokens: list[str], events: list[Event]) -> None:
-        ch = self._channel_index(tokens[1])
+        ch = int(tokens[1])
+        if not 1 <= ch <= self.channels or ch not in self._metered:
+            ch = self._channel_index(tokens[1])
         if tokens[2] != "ALL":
             raise ProtocolViolation("SAMPLE without ALL")
         events.append(ChannelUpdate(ch, self._sample(tokens[3:]), meter=True))
