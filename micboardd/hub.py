@@ -25,6 +25,7 @@ import structlog
 from aiohttp import WSMsgType, web
 
 from micboardd.store import JSON, Store, merge_patches
+from micboardd.wire import encode_meters, encode_patch, encode_snapshot
 
 log = structlog.get_logger("micboardd.hub")
 
@@ -130,7 +131,7 @@ class Hub:
                     continue
             if c.channels is None and not (q and meter_only):
                 if shared is None:
-                    shared = _encode_patch(seq, base, patch)
+                    shared = _encode(seq, base, patch, meter_only)
                 q.append(_Item(base, seq, None, shared, meter_only))
             else:
                 # kept as a dict while unsent so later meter patches can merge into it
@@ -138,8 +139,7 @@ class Hub:
             c.wake.set()
 
     def snapshot_bytes(self) -> bytes:
-        st = self.store
-        return orjson.dumps({"type": "snapshot", "seq": st.seq, "state": st.state()})
+        return encode_snapshot(self.store.seq, self.store.state())
 
     def state_bytes(self) -> bytes:
         """``GET /api/state``: the snapshot's state with its seq."""
@@ -239,8 +239,8 @@ class Hub:
                         data = self._snapshot_for(c)
                     elif c.queue:
                         item = c.queue.popleft()
-                        data = item.data if item.data is not None else _encode_patch(
-                            item.seq, item.base, item.patch or {})
+                        data = item.data if item.data is not None else _encode(
+                            item.seq, item.base, item.patch or {}, item.meter)
                     else:
                         break
                     await ws.send_frame(data, WSMsgType.TEXT)
@@ -257,8 +257,8 @@ class Hub:
         st = self.store
         state = st.state()
         state["channels"] = {k: v for k, v in st.channels.items() if k in c.channels}
-        return orjson.dumps({"type": "snapshot", "seq": st.seq, "state": state})
+        return encode_snapshot(st.seq, state)
 
 
-def _encode_patch(seq: int, base: int, patch: JSON) -> bytes:
-    return orjson.dumps({"type": "patch", "seq": seq, "base": base, "patch": patch})
+def _encode(seq: int, base: int, patch: JSON, meter_only: bool) -> bytes:
+    return encode_meters(seq, base, patch) if meter_only else encode_patch(seq, base, patch)

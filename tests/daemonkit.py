@@ -15,6 +15,7 @@ from micboardd.config import Config, parse_config
 from micboardd.daemon import Daemon
 from micboardd.parts import start_parts
 from micboardd.store import merge_into
+from micboardd.wire import expand_meters
 
 
 def make_config(devices: list[dict[str, Any]], **extra: Any) -> Config:
@@ -38,7 +39,7 @@ async def running_daemon(config: Config, tmp_path: Any = None,
         await d.stop()
 
 
-async def wait_for(pred: Callable[[], Any], timeout: float = 10.0, step: float = 0.02) -> float:
+async def wait_for(pred: Callable[[], Any], timeout: float = 10.0, step: float = 0.02) -> float:  # noqa: ASYNC109
     """Wait until pred() is truthy; returns the seconds it took. Raises on timeout."""
     start = time.monotonic()
     while True:
@@ -68,11 +69,12 @@ class Mirror:
             self.state = msg["state"]
             self.seq = msg["seq"]
             self.snapshots += 1
-        elif msg["type"] == "patch":
+        elif msg["type"] in ("patch", "meters"):
             if msg["base"] != self.seq:
                 self.gaps += 1
                 return
-            merge_into(self.state, msg["patch"])
+            patch = msg["patch"] if msg["type"] == "patch" else expand_meters(msg)
+            merge_into(self.state, patch)
             self.seq = msg["seq"]
             self.patches += 1
 
