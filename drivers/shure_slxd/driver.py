@@ -1,0 +1,189 @@
+"""Shure SLX-D (SLXD4, SLXD4D) and SLX-D+ (SLXD4+, SLXD4D+): TCP 2202, ``< ... >`` frames.
+
+Differences from ULX-D that matter here (shared/protocols/shure.md sections 2-5):
+
+- ``SAMPLE n ALL peak rms rssi``, each 000..120 and minus 120 for dBFS / dBm: a different
+  field order from ULX-D, so the sample has its own parser.
+- ``CHAN_NAME`` is padded to 31 in reports, but SET takes 8 characters.
+- The transmitter model comes as ``TX_TYPE`` or ``TX_MODEL`` (same meaning); battery is
+  ``TX_BATT_BARS`` / ``TX_BATT_MINS``.
+- SLX-D has no antenna diversity, quality, TX offset or power-lock data: those
+  normalized fields are never emitted, so they stay null (never 0).
+- SLX-D+ adds ``ANTENNA_STATUS``, ``INTERFERENCE_STATUS``, ``ENCRYPTION_STATUS`` and two
+  transmitter slots per channel (``LINK_STATUS s``, ``SLOT_TX_MODEL s``: parsed and
+  checked, not mapped). Its firmware 2.0.38.9 answers ``GET 0 ALL`` with ``REP ERR``; the
+  base driver then asks channel by channel.
+- Frequencies are 6 digits on SLX-D and 7 on SLX-D+. Both parse the same; the SET width
+  follows the model (a ``+`` model) or the width the receiver itself reported.
+- A receiver with "Controller Access" disabled accepts the connection and stays silent.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, assert_never
+
+from micboardd.drivers._shure.protocol import (
+    PropHandler,
+    ProtocolViolation,
+    ShureDriver,
+    Values,
+    antennas,
+    audio_pct_from_dbfs,
+    battery_values,
+    encode_string,
+    frame,
+    frequency_command,
+    gain_command,
+    integer,
+    rf_pct_from_dbm,
+    runtime_values,
+)
+from micboardd.drivers.base import Command, Event
+from micboardd.drivers.shure_ulxd.driver import CHANNEL_PROPS as ULXD_CHANNEL_PROPS
+from micboardd.drivers.shure_ulxd.driver import DEVICE_PROPS as ULXD_DEVICE_PROPS
+from micboardd.drivers.shure_ulxd.driver import group_chan, rf_int, tx_type
+
+#: The wire has no overload flag for SLX-D: a peak within 1 dB of full scale lights the
+#: peak indicator (our choice, the nearest thing to ULX-D's "meter pinned at full scale").
+PEAK_DBFS = -1
+
+# AUDIO_GAIN: shure.md gives no SLX-D range, so the ULX-D one is assumed
+# (000..060 on the wire, dB = v - 18, i.e. -18..+42 dB); the receiver refuses
+# anything it does not take with REP ERR, which fails the command cleanly.
+GAIN_OFFSET = 18
+GAIN_MIN_DB, GAIN_MAX_DB = -18, 42
+
+
+def level(s: str) -> int:
+    """A 000..120 meter reading as dBFS / dBm (reading - 120)."""
+    v = integer(s)
+    if not 0 <= v <= 120:
+        raise ProtocolViolation(f"meter reading out of range: {v}")
+    return v - 120
+
+
+def rssi(args: list[str]) -> Values:
+    # `RSSI vvv`; an Axient-style antenna index (`RSSI a vvv`) is tolerated: the reading
+    # is always the last argument.
+    dbm = level(args[-1])
+    return {"rf.rssi_dbm": dbm, "rf.level_pct": rf_pct_from_dbm(dbm)}
+
+
+def audio_rms(args: list[str]) -> Values:
+    dbfs = level(args[0])
+    return {"audio.dbfs": dbfs, "audio.level_pct": audio_pct_from_dbfs(dbfs)}
+
+
+def audio_peak(args: list[str]) -> Values:
+    dbfs = level(args[0])
+    return {"audio.peak_dbfs": dbfs, "audio.peak": dbfs >= PEAK_DBFS}
+
+
+def encryption_status(args: list[str]) -> Values:
+    s = args[0]
+    return {"rf.encryption_ok": True if s == "OK" else False if s == "ERROR" else None}
+
+
+def slot(args: list[str]) -> Values:
+    """``LINK_STATUS s online|offline`` / ``SLOT_TX_MODEL s model``: checked, not mapped
+    (the channel's own TX_MODEL and battery already describe the active transmitter)."""
+    integer(args[0])
+    if len(args) < 2:
+        raise ProtocolViolation("slot report without a value")
+    return {}
+
+
+def _ignore(args: list[str]) -> Values:
+    return {}
+
+
+CHANNEL_PROPS: dict[str, PropHandler] = {
+    "CHAN_NAME": ULXD_CHANNEL_PROPS["CHAN_NAME"],
+    "FREQUENCY": ULXD_CHANNEL_PROPS["FREQUENCY"],  # 6 or 7 digits alike
+    "AUDIO_GAIN": ULXD_CHANNEL_PROPS["AUDIO_GAIN"],  # dB = v - 18 (assumed, see above)
+    "GROUP_CHANNEL": group_chan,
+    "TX_TYPE": tx_type,
+    "TX_MODEL": tx_type,
+    "TX_BATT_BARS": lambda a: battery_values(a[0]),
+    "TX_BATT_MINS": lambda a: runtime_values(a[0]),
+    "RSSI": rssi,
+    "AUDIO_LEVEL_RMS": audio_rms,
+    "AUDIO_LEVEL_PEAK": audio_peak,
+    # SLX-D+ only
+    "ANTENNA_STATUS": lambda a: {"rf.antennas": antennas(a[0])},
+    "INTERFERENCE_STATUS": rf_int,  # NONE / DETECTED
+    "ENCRYPTION_STATUS": encryption_status,  # OK / ERROR
+    "LINK_STATUS": slot,
+    "SLOT_TX_MODEL": slot,
+    "REM_PAIR": _ignore,
+    # known, nothing to show
+    "AUDIO_OUT_LVL_SWITCH": _ignore,
+    "METER_RATE": _ignore,
+}
+
+DEVICE_PROPS: dict[str, PropHandler] = {
+    "MODEL": ULXD_DEVICE_PROPS["MODEL"],
+    "FW_VER": ULXD_DEVICE_PROPS["FW_VER"],
+    "DEVICE_ID": ULXD_DEVICE_PROPS["DEVICE_ID"],
+    "FLASH": _ignore,
+    "RF_BAND": _ignore,
+    "LOCK_STATUS": _ignore,  # the receiver's front panel lock, not the transmitter's
+    "ENCRYPTION_MODE": _ignore,  # SLX-D+
+}
+
+
+class SLXDDriver(ShureDriver):
+    family = "shure-slxd"
+    silent_hint = "connected, no replies: is Controller Access enabled on the receiver?"
+    default_channels = 1
+    CHANNEL_PROPS = CHANNEL_PROPS
+    DEVICE_PROPS = DEVICE_PROPS
+    METER_PROPS = frozenset({"RSSI", "AUDIO_LEVEL_RMS", "AUDIO_LEVEL_PEAK", "ANTENNA_STATUS"})
+    # MODEL first: it sets the channel count before the GET 0 ALL answer (or its REP ERR
+    # on SLX-D+, whose per-channel fallback needs the count) comes back.
+    HANDSHAKE_GETS = ("MODEL", "FW_VER", "DEVICE_ID")
+    # shure.md names the SLX-D+ receivers only by family; "SLXD4+" / "SLXD4D+" is how we
+    # read a '+' model. Any other model still works: channels are learnt from reports.
+    MODELS: ClassVar[dict[str, int]] = {"SLXD4": 1, "SLXD4D": 2, "SLXD4+": 1, "SLXD4D+": 2}
+    NAME_WIDTH = 8  # reports pad CHAN_NAME to 31, SET takes 8
+
+    def __init__(self, *, meter_rate_ms: int = 100, channels: int | None = None) -> None:
+        super().__init__(meter_rate_ms=meter_rate_ms, channels=channels)
+        #: digits of FREQUENCY in SET: 6 on SLX-D, 7 on SLX-D+
+        self.freq_digits = 6
+
+    def _sample(self, fields: list[str]) -> Values:
+        # < SAMPLE n ALL peak rms rssi >: one diversity RSSI, no antenna letters
+        peak, rms, dbm = level(fields[0]), level(fields[1]), level(fields[2])
+        return {
+            "audio.peak_dbfs": peak,
+            "audio.peak": peak >= PEAK_DBFS,
+            "audio.dbfs": rms,
+            "audio.level_pct": audio_pct_from_dbfs(rms),
+            "rf.rssi_dbm": dbm,
+            "rf.level_pct": rf_pct_from_dbm(dbm),
+        }
+
+    def _on_rep(self, tokens: list[str], events: list[Event]) -> None:
+        super()._on_rep(tokens, events)
+        # reached only for a report that parsed: learn the SLX-D+ frequency width
+        if tokens[1] == "MODEL" and len(tokens) > 2:
+            self.freq_digits = 7 if tokens[2].endswith("+") else 6
+        elif len(tokens) > 3 and tokens[2] == "FREQUENCY" and len(tokens[3]) in (6, 7):
+            self.freq_digits = len(tokens[3])
+
+    def _encode_command(self, cmd: Command) -> tuple[tuple[int | None, str] | None, list[bytes]]:
+        if cmd.kind == "identify":
+            return (None, "FLASH"), [frame("SET", "FLASH", "ON")]
+        ch = self._need_channel(cmd)
+        if cmd.kind == "name":
+            return (ch, "CHAN_NAME"), [
+                frame("SET", ch, "CHAN_NAME", encode_string(cmd.value, self.NAME_WIDTH))
+            ]
+        if cmd.kind == "mute":
+            return super()._encode_command(cmd)  # SLX-D has no audio mute control
+        if cmd.kind == "gain":
+            return gain_command(cmd, ch, GAIN_MIN_DB, GAIN_MAX_DB, GAIN_OFFSET)
+        if cmd.kind == "frequency":
+            return frequency_command(cmd, ch, self.freq_digits)
+        assert_never(cmd.kind)

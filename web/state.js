@@ -1,0 +1,227 @@
+// The client's copy of the daemon state, kept in step with /ws snapshots and
+// RFC 7396 merge patches. Pure logic: no DOM, no sockets (unit-testable in any JS engine).
+
+/** Apply an RFC 7396 merge patch to `target` in place; returns the (possibly new) target. */
+export function mergePatch(target, patch) {
+  if (patch === null || typeof patch !== "object" || Array.isArray(patch)) return patch;
+  if (target === null || typeof target !== "object" || Array.isArray(target)) target = {};
+  for (const key of Object.keys(patch)) {
+    const value = patch[key];
+    if (value === null) {
+      delete target[key];
+    } else if (typeof value === "object" && !Array.isArray(value)) {
+      target[key] = mergePatch(target[key], value);
+    } else {
+      target[key] = value; // scalars and arrays are replaced whole
+    }
+  }
+  return target;
+}
+
+/** What one snapshot or patch touched, so the view redraws only that. */
+export class Changes {
+  constructor() {
+    this.all = false; // a snapshot: everything may have changed
+    this.layout = false; // slots, groups or the set of channels changed
+    this.channels = new Set();
+    this.devices = new Set();
+  }
+
+  add(other) {
+    this.all ||= other.all;
+    this.layout ||= other.layout;
+    for (const k of other.channels) this.channels.add(k);
+    for (const k of other.devices) this.devices.add(k);
+    return this;
+  }
+
+  get empty() {
+    return !this.all && !this.layout && this.channels.size === 0 && this.devices.size === 0;
+  }
+}
+
+function emptyState() {
+  return { devices: {}, channels: {}, slots: [], groups: [] };
+}
+
+/**
+ * The state plus its seq. `snapshot()` and `patch()` return a Changes, or null when a
+ * patch does not follow on from our seq (the caller must ask for a resync).
+ */
+export class Model {
+  constructor(clock = () => Date.now() / 1000) {
+    this.clock = clock;
+    this.state = emptyState();
+    this.seq = null;
+    this.synced = false;
+    // Estimate of (daemon clock - our clock) in seconds, from the newest timestamps we
+    // have been sent: a kiosk whose clock is off must not see everything as stale.
+    this.offset = null;
+  }
+
+  snapshot(seq, state) {
+    const s = emptyState();
+    if (state && typeof state === "object") Object.assign(s, state);
+    for (const k of ["devices", "channels"]) {
+      if (!s[k] || typeof s[k] !== "object" || Array.isArray(s[k])) s[k] = {};
+    }
+    if (!Array.isArray(s.slots)) s.slots = [];
+    if (!Array.isArray(s.groups)) s.groups = [];
+    this.state = s;
+    this.seq = seq;
+    this.synced = true;
+    this.offset = null;
+    this._observeTimes(s.devices, s.channels);
+    const c = new Changes();
+    c.all = true;
+    c.layout = true;
+    return c;
+  }
+
+  /** Lose sync (connection closed, or a gap): patches are refused until a snapshot. */
+  desync() {
+    this.synced = false;
+  }
+
+  patch(seq, base, patch) {
+    if (!this.synced || base !== this.seq) return null;
+    const c = new Changes();
+    const st = this.state;
+    if (patch && typeof patch === "object") {
+      if ("slots" in patch || "groups" in patch) c.layout = true;
+      const chans = patch.channels;
+      if (chans && typeof chans === "object") {
+        for (const key of Object.keys(chans)) {
+          if (chans[key] === null || !(key in st.channels)) c.layout = true; // removed/added
+          c.channels.add(key);
+        }
+      }
+      const devs = patch.devices;
+      if (devs && typeof devs === "object") {
+        for (const id of Object.keys(devs)) {
+          const d = devs[id];
+          if (d === null || !(id in st.devices) || (d && "channels" in d)) c.layout = true;
+          c.devices.add(id);
+        }
+      }
+      mergePatch(st, patch);
+      for (const k of ["devices", "channels"]) {
+        if (!st[k] || typeof st[k] !== "object") st[k] = {};
+      }
+      if (!Array.isArray(st.slots)) st.slots = [];
+      if (!Array.isArray(st.groups)) st.groups = [];
+      this._observeTimes(devs, chans);
+    }
+    this.seq = seq;
+    return c;
+  }
+
+  _observeTimes(devices, channels) {
+    const now = this.clock();
+    let best = this.offset;
+    const see = (t) => {
+      if (typeof t === "number" && Number.isFinite(t)) {
+        const o = t - now;
+        if (best === null || o > best) best = o;
+      }
+    };
+    if (devices && typeof devices === "object") {
+      for (const id of Object.keys(devices)) see(devices[id]?.last_seen);
+    }
+    if (channels && typeof channels === "object") {
+      for (const k of Object.keys(channels)) see(channels[k]?.updated);
+    }
+    this.offset = best;
+  }
+
+  /** The daemon's idea of "now", in its epoch seconds. */
+  serverNow() {
+    return this.clock() + (this.offset ?? 0);
+  }
+
+  /**
+   * The slots to show: the configured list, or (no slots configured at all) one
+   * implicit slot per known channel so a fresh install still shows something.
+   */
+  slots() {
+    const st = this.state;
+    if (st.slots.length) return st.slots;
+    return Object.keys(st.channels)
+      .sort(compareChannelKeys)
+      .map((key, i) => ({ slot: i + 1, channel: key, label_id: null, label_name: null,
+        group: null, active: true, implicit: true }));
+  }
+
+  /** Groups from the state, plus any group a slot names that the list lacks. */
+  groups() {
+    const out = [];
+    const seen = new Set();
+    for (const g of this.state.groups) {
+      if (g && typeof g.name === "string" && !seen.has(g.name)) {
+        seen.add(g.name);
+        out.push({ name: g.name, key: g.key ?? null });
+      }
+    }
+    for (const s of this.state.slots) {
+      if (s && typeof s.group === "string" && s.group && !seen.has(s.group)) {
+        seen.add(s.group);
+        out.push({ name: s.group, key: null });
+      }
+    }
+    return out;
+  }
+}
+
+/** "dev/2" before "dev/10"; devices alphabetically. */
+export function compareChannelKeys(a, b) {
+  const [da, na] = splitKey(a);
+  const [db, nb] = splitKey(b);
+  if (da !== db) return da < db ? -1 : 1;
+  return na - nb;
+}
+
+export function splitKey(key) {
+  const i = key.lastIndexOf("/");
+  if (i < 0) return [key, 0];
+  return [key.slice(0, i), Number(key.slice(i + 1)) || 0];
+}
+
+/** The device id of a channel key ("rx-1/3" -> "rx-1"). */
+export function deviceOf(key) {
+  return splitKey(key)[0];
+}
+
+/**
+ * Shortcut keys for groups: a group's own key when it has one, else the first free
+ * digit 1..9. Returns [{name, key}] in group order.
+ */
+export function groupKeys(groups) {
+  const taken = new Set(groups.map((g) => g.key).filter(Boolean));
+  const free = "123456789".split("").filter((d) => !taken.has(d));
+  return groups.map((g) => ({ name: g.name, key: g.key || free.shift() || null }));
+}
+
+/**
+ * The merge patch a compact "meters" message stands for: `m` maps a channel key to
+ * [mask, values...], bit i of mask meaning meterFields[i] ("rf.level_pct", ...) changed.
+ */
+export function expandMeters(msg, meterFields) {
+  const patch = Object.assign({}, msg.patch || {});
+  const chans = Object.assign({}, patch.channels || {});
+  for (const key of Object.keys(msg.m || {})) {
+    const arr = msg.m[key];
+    const mask = arr[0];
+    const node = Object.assign({}, chans[key] || {});
+    let j = 1;
+    for (let i = 0; i < meterFields.length; i++) {
+      if (mask & (1 << i)) {
+        const [section, name] = meterFields[i].split(".");
+        node[section] = Object.assign({}, node[section] || {});
+        node[section][name] = arr[j++];
+      }
+    }
+    chans[key] = node;
+  }
+  if (Object.keys(chans).length) patch.channels = chans;
+  return patch;
+}
