@@ -225,3 +225,65 @@ def test_mirror_merge_semantics() -> None:
     st = {"a": {"b": 1, "c": 2}}
     merge_into(st, {"a": {"b": None, "d": 3}})
     assert st == {"a": {"c": 2, "d": 3}}
+
+
+async def test_a_hundred_dead_receivers_back_off(sims, tmp_path, capsys) -> None:
+    a, _ = sims
+    import socket
+
+    ports = []
+    for _ in range(100):  # ports nobody listens on: connections are refused at once
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        ports.append(s.getsockname()[1])
+        s.close()
+    devices = [{"id": f"dead{i}", "driver": "shure-ulxd", "host": "127.0.0.1", "port": p}
+               for i, p in enumerate(ports)]
+    cfg = make_config([*devices, dev("a", a)])
+    async with running_daemon(cfg, tmp_path) as d, mirror(d) as m:
+        await wait_for(lambda: m.channel("a/1").get("name") == "VOX 1")  # not held up
+        await asyncio.sleep(4.0)
+        attempts = [d.links[f"dead{i}"].connects for i in range(100)]
+    # capped exponential backoff: 0.25, 0.5, 1, 2, 2 ... s (with jitter) -> a handful each
+    assert max(attempts) <= 8, attempts
+    assert sum(attempts) <= 100 * 7
+    logged = capsys.readouterr().out.count("connect_failed")
+    assert logged <= 100 * 3  # first failure, then at doubling counts only
+
+
+async def test_demo_command_brings_every_family_online(tmp_path) -> None:
+    import socket
+    import sys
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "micboardd.cli", "demo", "--port", str(port), "--state-dir",
+        str(tmp_path / "demo"), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        banner = await asyncio.wait_for(proc.stdout.readline(), 30)
+        assert f"http://127.0.0.1:{port}/" in banner.decode()
+        devices: list = []
+
+        async def fetch() -> None:
+            async with aiohttp.ClientSession() as sess, sess.get(
+                    f"http://127.0.0.1:{port}/api/devices") as r:
+                devices[:] = await r.json()
+
+        for _ in range(200):
+            await fetch()
+            if devices and all(x["link"] == "online" for x in devices):
+                break
+            await asyncio.sleep(0.1)
+        drivers = {x["driver"] for x in devices if x["link"] == "online"}
+        assert drivers == {"shure-ulxd", "shure-qlxd", "shure-slxd", "shure-axient",
+                           "shure-uhfr", "shure-psm1000"}
+        assert all(x["malformed"] == 0 for x in devices)
+        _, state = await get_json(type("D", (), {"http_port": port}), "/api/state")
+        names = {c["name"] for c in state["channels"].values()}
+        assert {"VOX MARA", "HOST", "PODIUM", "SAX"} <= names
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 20)
