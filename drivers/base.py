@@ -174,6 +174,11 @@ class Driver(abc.ABC):
         self._out.clear()
         return data
 
+    def resend_handshake(self) -> None:
+        """Queue the handshake again on the same connection (a device that ignored it,
+        like an SLX-D before Controller Access was switched on, has started answering)."""
+        self._out.extend(self._handshake())
+
     def datagrams_to_send(self) -> list[bytes]:
         """Drain the outbox one frame per item (datagram transports send each alone)."""
         out, self._out = self._out, []

@@ -229,6 +229,10 @@ class Link:
         self._last_rx = now
         if not self._rx_since_connect:
             self._rx_since_connect = True
+            if self.state == "silent":
+                # it ignored the handshake while silent: names and meters need it again
+                self.driver.resend_handshake()
+                self._flush()
             self._set_state("online", None)
         self.store.apply(self.id, events)
         for ev in events:

@@ -104,6 +104,11 @@ async def test_half_open_receiver_goes_offline(sims, tmp_path) -> None:
         assert m.state["devices"]["a"]["link_hint"]
         a.set_fault("none")
         await wait_for(lambda: m.state["devices"]["a"]["link"] == "online", timeout=10)
+        # the handshake it ignored is sent again: its channels come back to life
+        await simctl(a.host, a.port, "2 CHAN_NAME {WOKE UP}")
+        await wait_for(lambda: m.channel("a/2").get("name") == "WOKE UP")
+        await wait_for(lambda: m.channel("a/1").get("status") != "RX_OFFLINE")
+        assert "SET 1 METER_RATE 00100" in a.commands_seen[-40:]
 
 
 async def test_garbage_is_counted_and_nothing_else_breaks(sims, tmp_path) -> None:
