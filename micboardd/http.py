@@ -114,6 +114,9 @@ async def _security_headers(request: web.Request, handler: Handler) -> web.Strea
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Referrer-Policy", "no-referrer")
         resp.headers.setdefault("X-Frame-Options", "DENY")
+        if not request.path.startswith("/api/"):
+            # revalidate the dashboard files: a kiosk must not keep old JS after an upgrade
+            resp.headers.setdefault("Cache-Control", "no-cache")
     return resp
 
 

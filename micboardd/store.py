@@ -188,7 +188,7 @@ class Store:
         self.meter_interval = config.http.meter_interval_ms / 1000
         wanted = {d.id: d for d in config.devices if d.enabled}
         for device_id in list(self.devices):
-            if device_id not in wanted:
+            if device_id not in wanted and ":" not in device_id:  # remote ones stay
                 self.remove_device(device_id)
         for d in wanted.values():
             self.add_device(d)
@@ -230,6 +230,39 @@ class Store:
             self._pend(self._pending, ("channels",), {key: None})
             self._pending_meter.get("channels", {}).pop(key, None)
             self._meter_latest.pop(key, None)
+
+    def put_remote(self, device_id: str, device: JSON | None, channels: dict[str, JSON]) -> None:
+        """Set a device that no link owns (another site's, through MQTT) with exactly
+        ``channels`` (key -> channel object), or with ``device`` None remove it. Its id
+        must contain ``:`` (``site:device``), which configured ids cannot."""
+        if ":" not in device_id:
+            raise ValueError("remote device ids are site:device")
+        old = self.devices.get(device_id)
+        if device is None:
+            if old is not None:
+                self.remove_device(device_id)
+            return
+        if old is not None:
+            for key in old["channels"]:
+                if key not in channels and self.channels.pop(key, None) is not None:
+                    self._pend(self._pending, ("channels",), {key: None})
+        for key, ch in channels.items():
+            cur = self.channels.get(key)
+            if cur is None:
+                self.channels[key] = copy.deepcopy(ch)
+                self._pend(self._pending, ("channels",), {key: copy.deepcopy(ch)})
+            else:
+                patch = _diff_into(cur, ch)
+                if patch:
+                    self._pend(self._pending, ("channels", key), patch)
+        dev = {**device, "channels": list(channels)}
+        if old is None:
+            self.devices[device_id] = copy.deepcopy(dev)
+            self._pend(self._pending, ("devices",), {device_id: copy.deepcopy(dev)})
+        else:
+            patch = _diff_into(old, dev)
+            if patch:
+                self._pend(self._pending, ("devices", device_id), patch)
 
     def set_slots(self, slots: Iterable[SlotConfig | JSON]) -> None:
         out: list[JSON] = []
@@ -532,6 +565,27 @@ class Store:
             except Exception:  # a broken consumer must not break the store
                 self.stats.subscriber_errors += 1
                 _log.exception("subscriber_failed", subscriber=repr(fn))
+
+
+_MISSING = object()
+
+
+def _diff_into(cur: JSON, new: JSON) -> JSON:
+    """Make ``cur`` equal to ``new`` in place; return the merge patch that did it."""
+    patch: JSON = {}
+    for k, v in new.items():
+        c = cur.get(k, _MISSING)
+        if isinstance(v, dict) and isinstance(c, dict):
+            sub = _diff_into(c, v)
+            if sub:
+                patch[k] = sub
+        elif c is _MISSING or c != v or type(c) is not type(v):
+            cur[k] = copy.deepcopy(v)
+            patch[k] = copy.deepcopy(v)
+    for k in [k for k in cur if k not in new]:
+        del cur[k]
+        patch[k] = None
+    return patch
 
 
 def _battery_status(bars: int) -> str:

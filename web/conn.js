@@ -116,6 +116,10 @@ export class Connection {
       this.onChanges(changes);
     } else if (msg.type === "patch" || msg.type === "meters") {
       if (this.resyncAt !== null) return; // waiting for a snapshot: patches are useless
+      if (msg.type === "meters" && !Array.isArray(this.meterFields)) {
+        this.resync(); // cannot decode without the snapshot's meter_fields
+        return;
+      }
       // "meters" is the compact form of a meter-only merge patch (micboardd/wire.py)
       const patch = msg.type === "patch" ? msg.patch : expandMeters(msg, this.meterFields);
       const changes = this.model.patch(msg.seq, msg.base, patch);

@@ -1,0 +1,130 @@
+// The grid of tiles: which slots are shown (group filter), in slot order, and keeping
+// tiles in step with the model. Tiles are reused across layout changes, keyed by slot.
+
+import { deviceOf } from "./state.js";
+import { tileView } from "./format.js";
+import { Tile } from "./tiles.js";
+
+export const STALE_AFTER_S = 5;
+
+export class Board {
+  constructor(container, model, { onEdit } = {}) {
+    this.container = container;
+    this.model = model;
+    this.onEdit = onEdit;
+    this.tiles = new Map(); // slot number -> Tile
+    this.shown = []; // [{slot, tile}] in display order
+    this.byChannel = new Map(); // channel key -> [entry]
+    this.byDevice = new Map(); // device id -> [entry]
+    this.group = null;
+    this.connected = false;
+    this.stats = { frames: 0, tileUpdates: 0, domWrites: 0, layouts: 0 };
+  }
+
+  ctx() {
+    return { now: this.model.serverNow(), connected: this.connected, staleAfter: STALE_AFTER_S };
+  }
+
+  /** Rebuild the list of shown slots (reusing tiles) and redraw them all. */
+  layout() {
+    this.stats.layouts++;
+    const slots = this.model.slots()
+      .filter((s) => s && Number.isFinite(Number(s.slot)))
+      .slice()
+      .sort((a, b) => Number(a.slot) - Number(b.slot));
+    const visible = this.group === null ? slots : slots.filter((s) => s.group === this.group);
+    const keep = new Set(visible.map((s) => Number(s.slot)));
+    for (const [n, t] of this.tiles) {
+      if (!keep.has(n)) {
+        t.el.remove();
+        this.tiles.delete(n);
+      }
+    }
+    this.shown = [];
+    this.byChannel.clear();
+    this.byDevice.clear();
+    let prev = null;
+    for (const s of visible) {
+      const n = Number(s.slot);
+      let t = this.tiles.get(n);
+      if (!t) {
+        t = new Tile(n, this.onEdit);
+        this.tiles.set(n, t);
+      }
+      // keep DOM order = slot order, moving only what is out of place
+      const want = prev ? prev.nextSibling : this.container.firstChild;
+      if (want !== t.el) this.container.insertBefore(t.el, want);
+      prev = t.el;
+      const entry = { slot: s, tile: t };
+      this.shown.push(entry);
+      if (s.channel) {
+        push(this.byChannel, s.channel, entry);
+        push(this.byDevice, deviceOf(s.channel), entry);
+      }
+    }
+    this.container.dataset.count = String(this.shown.length);
+    this.updateAll();
+  }
+
+  updateEntry(entry, ctx, nowMs) {
+    const st = this.model.state;
+    const key = entry.slot.channel;
+    const ch = key ? st.channels[key] : undefined;
+    const dev = key ? st.devices[deviceOf(key)] : undefined;
+    this.stats.tileUpdates++;
+    this.stats.domWrites += entry.tile.update(tileView(entry.slot, ch, dev, ctx), nowMs);
+  }
+
+  updateAll() {
+    const ctx = this.ctx();
+    const nowMs = performance.now();
+    for (const e of this.shown) this.updateEntry(e, ctx, nowMs);
+  }
+
+  /** Redraw what a Changes touched. */
+  apply(changes) {
+    this.stats.frames++;
+    if (changes.all || changes.layout) {
+      this.layout();
+      return;
+    }
+    const ctx = this.ctx();
+    const nowMs = performance.now();
+    const done = new Set();
+    for (const key of changes.channels) {
+      for (const e of this.byChannel.get(key) ?? []) {
+        done.add(e);
+        this.updateEntry(e, ctx, nowMs);
+      }
+    }
+    for (const id of changes.devices) {
+      for (const e of this.byDevice.get(id) ?? []) {
+        if (!done.has(e)) this.updateEntry(e, ctx, nowMs);
+      }
+    }
+  }
+}
+
+function push(map, key, value) {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+/**
+ * Columns and rows that make `n` tiles as big as possible in a `w` x `h` area, for tiles
+ * that look best about `aspect` times wider than tall (TV view).
+ */
+export function fitGrid(n, w, h, aspect = 1.5) {
+  if (n <= 0 || w <= 0 || h <= 0) return { cols: 1, rows: 1 };
+  let best = { cols: 1, rows: n, score: -1 };
+  for (let cols = 1; cols <= n; cols++) {
+    const rows = Math.ceil(n / cols);
+    const tw = w / cols;
+    const th = h / rows;
+    // the usable tile is limited by whichever side is short for the aspect
+    const score = Math.min(tw, th * aspect);
+    if (score > best.score + 0.5) best = { cols, rows, score };
+  }
+  return { cols: best.cols, rows: best.rows };
+}

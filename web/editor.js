@@ -1,0 +1,267 @@
+// The slot editor: labels ("HH03 / Pastor Mike"), channel, group and active flag of
+// every slot, and the group list, saved whole with PUT /api/slots.
+
+import { ApiError, getToken, putSlots, setToken } from "./api.js";
+import { joinLabel, splitLabel } from "./format.js";
+import { compareChannelKeys } from "./state.js";
+import { icon } from "./tiles.js";
+
+const MAX_ID = 16;
+const MAX_NAME = 64;
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") e.className = v;
+    else if (k === "text") e.textContent = v;
+    else if (k in e && typeof v !== "string") e[k] = v;
+    else e.setAttribute(k, v === true ? "" : v);
+  }
+  e.append(...children);
+  return e;
+}
+
+export class Editor {
+  constructor(dialog, model) {
+    this.dialog = dialog;
+    this.model = model;
+    this.form = dialog.querySelector("form");
+    this.slotBody = dialog.querySelector("#ed-slots");
+    this.groupBody = dialog.querySelector("#ed-groups");
+    this.msg = dialog.querySelector("#ed-msg");
+    this.tokenBox = dialog.querySelector("#ed-token");
+    this.tokenInput = dialog.querySelector("#ed-token-input");
+    this.saveBtn = dialog.querySelector("#ed-save");
+    this.conflict = dialog.querySelector("#ed-conflict");
+    this.groupList = dialog.querySelector("#ed-group-names");
+    this.dirty = false;
+    dialog.querySelector("#ed-add-slot").addEventListener("click", () => this.addSlotRow());
+    dialog.querySelector("#ed-add-group").addEventListener("click", () => this.addGroupRow());
+    dialog.querySelector("#ed-cancel").addEventListener("click", () => this.close());
+    dialog.querySelector("#ed-forget").addEventListener("click", () => {
+      setToken("");
+      this.tokenInput.value = "";
+      this.say("Token forgotten.");
+    });
+    dialog.querySelector("#ed-reload").addEventListener("click", () => this.load());
+    this.form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      this.save();
+    });
+    this.form.addEventListener("input", () => {
+      this.dirty = true;
+    });
+  }
+
+  get isOpen() {
+    return this.dialog.open;
+  }
+
+  open(focusSlot = null) {
+    this.load();
+    this.tokenBox.hidden = !getToken();
+    this.tokenInput.value = getToken();
+    if (!this.dialog.open) this.dialog.showModal();
+    let target = null;
+    if (focusSlot !== null) {
+      target = this.slotBody.querySelector(`tr[data-slot="${focusSlot}"] .ed-label`);
+    }
+    target ??= this.slotBody.querySelector(".ed-label");
+    if (target) {
+      target.focus();
+      target.select?.();
+      target.scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  close() {
+    this.dialog.close();
+  }
+
+  layoutSig() {
+    return JSON.stringify([this.model.state.slots, this.model.state.groups]);
+  }
+
+  /** The layout may have changed on the daemon while we edit (another page saved). */
+  externalChange() {
+    if (!this.isOpen || this.saving || this.layoutSig() === this.loadedSig) return;
+    if (this.dirty) this.conflict.hidden = false;
+    else this.load();
+  }
+
+  say(text, kind = "") {
+    this.msg.textContent = text;
+    this.msg.dataset.kind = kind;
+  }
+
+  load() {
+    this.dirty = false;
+    this.loadedSig = this.layoutSig();
+    this.conflict.hidden = true;
+    this.say("");
+    const st = this.model.state;
+    this.channelOptions = Object.keys(st.channels).sort(compareChannelKeys).map((key) => {
+      const name = st.channels[key]?.name;
+      return { key, text: name ? `${key} \u2014 ${name}` : key };
+    });
+    this.slotBody.replaceChildren();
+    const slots = this.model.slots().slice().sort((a, b) => a.slot - b.slot);
+    for (const s of slots) this.addSlotRow(s, false);
+    this.groupBody.replaceChildren();
+    for (const g of this.model.groups()) this.addGroupRow(g, false);
+    this.refreshGroupNames();
+  }
+
+  refreshGroupNames() {
+    const names = [...this.groupBody.querySelectorAll(".ed-gname")]
+      .map((i) => i.value.trim()).filter(Boolean);
+    this.groupList.replaceChildren(...names.map((n) => el("option", { value: n })));
+  }
+
+  addSlotRow(slot = null, focus = true) {
+    if (!slot) {
+      const used = [...this.slotBody.querySelectorAll(".ed-slot")].map((i) => Number(i.value) || 0);
+      slot = { slot: Math.max(0, ...used) + 1, channel: null, label_id: null, label_name: null,
+        group: null, active: true };
+    }
+    const n = slot.slot;
+    const select = el("select", { class: "ed-channel", "aria-label": `Channel of slot ${n}` },
+      el("option", { value: "", text: "(none)" }));
+    let found = !slot.channel;
+    for (const o of this.channelOptions) {
+      select.append(el("option", { value: o.key, text: o.text }));
+      if (o.key === slot.channel) found = true;
+    }
+    if (!found) select.append(el("option", { value: slot.channel, text: `${slot.channel} (missing)` }));
+    select.value = slot.channel ?? "";
+    const remove = el("button", { type: "button", class: "icon-btn", "aria-label": `Remove slot ${n}`,
+      title: "Remove slot" }, icon("i-close"));
+    const tr = el("tr", { "data-slot": String(n) },
+      el("td", {}, el("input", { class: "ed-slot", type: "number", min: "1", max: "10000",
+        value: String(n), required: true, "aria-label": "Slot number" })),
+      el("td", {}, el("input", { class: "ed-label", type: "text", value: joinLabel(slot),
+        placeholder: "HH03 / Pastor Mike", maxlength: String(MAX_ID + MAX_NAME + 3),
+        "aria-label": `Label of slot ${n} (ID / name)`, autocomplete: "off" })),
+      el("td", {}, select),
+      el("td", {}, el("input", { class: "ed-group", type: "text", value: slot.group ?? "",
+        list: "ed-group-names", maxlength: String(MAX_NAME), "aria-label": `Group of slot ${n}`,
+        autocomplete: "off" })),
+      el("td", { class: "c" }, el("label", { class: "ed-active-l" },
+        el("input", { class: "ed-active", type: "checkbox", checked: slot.active !== false,
+          "aria-label": `Slot ${n} in use` }),
+        el("span", { class: "ed-active-t", text: "in use", "aria-hidden": "true" }))),
+      el("td", { class: "c" }, remove));
+    remove.addEventListener("click", () => {
+      tr.remove();
+      this.dirty = true;
+    });
+    this.slotBody.append(tr);
+    if (focus) {
+      this.dirty = true;
+      tr.querySelector(".ed-label").focus();
+    }
+  }
+
+  addGroupRow(group = null, focus = true) {
+    const name = el("input", { class: "ed-gname", type: "text", value: group?.name ?? "",
+      maxlength: String(MAX_NAME), "aria-label": "Group name", placeholder: "Band" });
+    const key = el("input", { class: "ed-gkey", type: "text", value: group?.key ?? "",
+      maxlength: "1", size: "2", "aria-label": "Group shortcut key", placeholder: "1" });
+    const remove = el("button", { type: "button", class: "icon-btn", "aria-label": "Remove group",
+      title: "Remove group" }, icon("i-close"));
+    const tr = el("tr", {}, el("td", {}, name), el("td", {}, key), el("td", { class: "c" }, remove));
+    remove.addEventListener("click", () => {
+      tr.remove();
+      this.dirty = true;
+      this.refreshGroupNames();
+    });
+    name.addEventListener("change", () => this.refreshGroupNames());
+    this.groupBody.append(tr);
+    if (focus) {
+      this.dirty = true;
+      name.focus();
+    }
+  }
+
+  /** Read the form; returns {slots, groups} or throws Error with a message for the user. */
+  collect() {
+    const slots = [];
+    const seen = new Set();
+    for (const tr of this.slotBody.querySelectorAll("tr")) {
+      const n = Number(tr.querySelector(".ed-slot").value);
+      if (!Number.isInteger(n) || n < 1 || n > 10000) throw new Error("Slot numbers are 1 to 10000.");
+      if (seen.has(n)) throw new Error(`Slot ${n} is listed twice.`);
+      seen.add(n);
+      const { label_id, label_name } = splitLabel(tr.querySelector(".ed-label").value);
+      if (label_id && label_id.length > MAX_ID) {
+        throw new Error(`Slot ${n}: the ID before "/" is at most ${MAX_ID} characters.`);
+      }
+      if (label_name && label_name.length > MAX_NAME) {
+        throw new Error(`Slot ${n}: the name is at most ${MAX_NAME} characters.`);
+      }
+      const group = tr.querySelector(".ed-group").value.trim() || null;
+      slots.push({ slot: n, channel: tr.querySelector(".ed-channel").value || null, label_id,
+        label_name, group, active: tr.querySelector(".ed-active").checked });
+    }
+    slots.sort((a, b) => a.slot - b.slot);
+    const groups = [];
+    const names = new Set();
+    const keys = new Set();
+    for (const tr of this.groupBody.querySelectorAll("tr")) {
+      const name = tr.querySelector(".ed-gname").value.trim();
+      if (!name || names.has(name)) continue;
+      const key = tr.querySelector(".ed-gkey").value.trim() || null;
+      if (key && keys.has(key)) throw new Error(`Key "${key}" is used by two groups.`);
+      if (key) keys.add(key);
+      names.add(name);
+      groups.push({ name, key });
+    }
+    for (const s of slots) {
+      if (s.group && !names.has(s.group)) {
+        names.add(s.group);
+        groups.push({ name: s.group, key: null });
+      }
+    }
+    return { slots, groups };
+  }
+
+  async save() {
+    let body;
+    try {
+      body = this.collect();
+    } catch (e) {
+      this.say(e.message, "error");
+      return;
+    }
+    if (!this.tokenBox.hidden) setToken(this.tokenInput.value.trim());
+    this.saveBtn.disabled = true;
+    this.saving = true;
+    this.say("Saving\u2026");
+    try {
+      await putSlots(body.slots, body.groups);
+      this.dirty = false;
+      this.say("Saved.", "ok");
+      this.close();
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) {
+        const had = getToken();
+        this.tokenBox.hidden = false;
+        this.tokenInput.focus();
+        this.say(had ? "The daemon refused this token. Check it and save again."
+          : "This daemon needs a write token. Enter it once (it is kept in this browser) and save again.",
+        "error");
+      } else if (e instanceof ApiError && e.status === 422 && e.problems?.length) {
+        this.say(`Not saved: ${e.problems.map((p) => `${p.path}: ${p.problem}`).join("; ")}`,
+          "error");
+      } else if (e instanceof ApiError && e.status === 403) {
+        this.say(`Not allowed: ${e.message || "this daemon is read-only"}.`, "error");
+      } else {
+        this.say(`Not saved: ${e.message}`, "error");
+      }
+    } finally {
+      this.saving = false;
+      this.saveBtn.disabled = false;
+    }
+  }
+}
