@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from micboardd.drivers.base import Driver, Event, ProtocolError
+from micboardd.drivers.base import ChannelUpdate, Driver, Event, ProtocolError
 
 
 def feed(driver: Driver, chunks: Iterable[bytes], now: float = 0.0) -> list[Event]:
@@ -42,32 +42,34 @@ def assert_split_invariant(make: type[Driver], data: bytes, seeds: int = 20) -> 
     return whole
 
 
-async def sim_session(
-    driver: Driver, host: str, port: int, until: float = 1.0
-) -> list[Event]:
+async def sim_session(driver: Driver, host: str, port: int,
+                      done: Callable[[list[Event]], bool]) -> list[Event]:
     """Connect a driver to a simulator over real TCP, run the handshake and collect
-    events for ``until`` seconds."""
-    reader, writer = await asyncio.open_connection(host, port)
-    loop = asyncio.get_running_loop()
-    driver.connection_made(loop.time())
-    writer.write(driver.data_to_send())
-    events: list[Event] = []
-    deadline = loop.time() + until
+    events until ``done(events)`` (a safety timeout only guards against hangs)."""
+    reader, writer = await connect(driver, port, host)
     try:
-        while (left := deadline - loop.time()) > 0:
-            try:
-                data = await asyncio.wait_for(reader.read(65536), left)
-            except TimeoutError:
-                break
-            if not data:
-                break
-            events.extend(driver.receive_data(data, loop.time()))
-            out = driver.data_to_send()
-            if out:
-                writer.write(out)
+        return await run_until(driver, reader, writer, done)
     finally:
         writer.close()
-    return events
+
+
+def metered(*channels: int, field: str = "audio.peak") -> Callable[[list[Event]], bool]:
+    """done-predicate: every one of ``channels`` has sent a meter update with ``field``
+    (by default one only SAMPLE frames carry)."""
+    want = set(channels)
+
+    def done(events: list[Event]) -> bool:
+        return want <= {e.channel for e in events
+                        if isinstance(e, ChannelUpdate) and e.meter and field in e.values}
+    return done
+
+
+def named(channel: int, name: str) -> Callable[[list[Event]], bool]:
+    """done-predicate: ``channel`` has reported ``name``."""
+    def done(events: list[Event]) -> bool:
+        return any(isinstance(e, ChannelUpdate) and e.channel == channel
+                   and e.values.get("name") == name for e in events)
+    return done
 
 
 async def simctl(host: str, port: int, *commands: str) -> None:
@@ -84,3 +86,30 @@ async def simctl(host: str, port: int, *commands: str) -> None:
             assert line.endswith(b"< SIMCTL OK >"), (c, line)
     finally:
         writer.close()
+
+
+#: generous: a slow CI machine must never fail a test by being slow
+SAFETY_TIMEOUT_S = 30.0
+
+
+async def connect(d: Driver, port: int, host: str = "127.0.0.1"
+                  ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Open a TCP connection to a simulator and send the driver's handshake."""
+    reader, writer = await asyncio.open_connection(host, port)
+    d.connection_made(0.0)
+    writer.write(d.data_to_send())
+    return reader, writer
+
+
+async def run_until(d: Driver, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    done: Callable[[list[Event]], bool]) -> list[Event]:
+    """Feed the driver from the socket (answering its outbox) until ``done(events)``;
+    the timeout is only a safety net, never part of what is tested."""
+    events: list[Event] = []
+    async with asyncio.timeout(SAFETY_TIMEOUT_S):
+        while not done(events):
+            data = await reader.read(65536)
+            assert data, "the simulator closed the connection"
+            events.extend(d.receive_data(data, 0.0))
+            writer.write(d.data_to_send())
+    return events

@@ -6,7 +6,15 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from driverkit import assert_split_invariant, feed, sim_session, simctl, without_errors
+from driverkit import (
+    assert_split_invariant,
+    feed,
+    metered,
+    named,
+    sim_session,
+    simctl,
+    without_errors,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -307,7 +315,7 @@ async def test_ad4q_against_simulator_over_tcp() -> None:
                                names=["Lead Vocal Main", "VOX 2"], seed=1, frozen=True) as sim:
         sim.set_tx(3, False)
         d = AxientDriver()
-        events = await sim_session(d, "127.0.0.1", sim.port, until=0.8)
+        events = await sim_session(d, "127.0.0.1", sim.port, metered(1, 2, 3, 4))
         assert d.stats.malformed == 0
         assert d.channels == 4
         assert device(events)["model"] == "AD4Q"
@@ -339,7 +347,7 @@ async def test_quadversity_samples_carry_four_antennas() -> None:
     async with AxientSimulator("127.0.0.1", 0, model="AD4Q", seed=2, frozen=True) as sim:
         await simctl("127.0.0.1", sim.port, "QUADVERSITY_MODE ON")
         d = AxientDriver()
-        events = await sim_session(d, "127.0.0.1", sim.port, until=0.6)
+        events = await sim_session(d, "127.0.0.1", sim.port, metered(1, 2, 3, 4))
         assert d.stats.malformed == 0
         samples = [e for e in events if isinstance(e, ChannelUpdate) and e.meter
                    and "audio.peak" in e.values]
@@ -384,11 +392,11 @@ async def test_simulator_split_and_garbage_faults() -> None:
                                frozen=True) as sim:
         sim.set_fault("split")
         d = AxientDriver(meter_rate_ms=0)
-        events = await sim_session(d, "127.0.0.1", sim.port, until=1.0)
+        events = await sim_session(d, "127.0.0.1", sim.port, named(1, "SPLIT"))
         assert updates(without_errors(events))[1]["name"] == "SPLIT"
         assert d.stats.malformed == 0
         sim.set_fault("garbage")
         d = AxientDriver(meter_rate_ms=0)
-        events = await sim_session(d, "127.0.0.1", sim.port, until=0.5)
+        events = await sim_session(d, "127.0.0.1", sim.port, named(1, "SPLIT"))
         assert d.stats.malformed > 0
         assert updates(events)[1]["name"] == "SPLIT"

@@ -3,11 +3,8 @@ QLXD4 simulator over real TCP."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-
 import pytest
-from driverkit import assert_split_invariant, feed, simctl
+from driverkit import assert_split_invariant, connect, feed, run_until, simctl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -207,30 +204,8 @@ def test_mute_is_unsupported(value: bool) -> None:
 
 # ------------------------------------------------------------- against the simulator
 
-#: generous: a slow CI machine must never fail a test by being slow
-SAFETY_TIMEOUT_S = 30.0
 
 
-async def connect(d: QLXDDriver, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    d.connection_made(0.0)
-    writer.write(d.data_to_send())
-    return reader, writer
-
-
-async def run_until(d: QLXDDriver, reader: asyncio.StreamReader,
-                    writer: asyncio.StreamWriter,
-                    done: Callable[[list[Event]], bool]) -> list[Event]:
-    """Feed the driver from the socket (answering its outbox) until ``done(events)``;
-    the timeout is only a safety net, never part of what is tested."""
-    events: list[Event] = []
-    async with asyncio.timeout(SAFETY_TIMEOUT_S):
-        while not done(events):
-            data = await reader.read(65536)
-            assert data, "the simulator closed the connection"
-            events.extend(d.receive_data(data, 0.0))
-            writer.write(d.data_to_send())
-    return events
 
 
 async def test_against_simulator_over_tcp() -> None:

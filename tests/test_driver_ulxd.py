@@ -5,7 +5,15 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from driverkit import assert_split_invariant, feed, sim_session, simctl, without_errors
+from driverkit import (
+    assert_split_invariant,
+    feed,
+    metered,
+    named,
+    sim_session,
+    simctl,
+    without_errors,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -219,7 +227,7 @@ async def test_against_simulator_over_tcp() -> None:
                              seed=1, frozen=True) as sim:
         sim.set_tx(3, False)
         d = ULXDDriver()
-        events = await sim_session(d, "127.0.0.1", sim.port, until=0.6)
+        events = await sim_session(d, "127.0.0.1", sim.port, metered(1, 2, 3, 4))
         assert d.stats.malformed == 0
         assert d.channels == 4
         ch = updates(events)
@@ -259,11 +267,11 @@ async def test_simulator_split_and_garbage_faults() -> None:
                              frozen=True) as sim:
         sim.set_fault("split")
         d = ULXDDriver(meter_rate_ms=0)
-        events = await sim_session(d, "127.0.0.1", sim.port, until=0.5)
+        events = await sim_session(d, "127.0.0.1", sim.port, named(1, "SPLIT"))
         assert updates(without_errors(events))[1]["name"] == "SPLIT"
         assert d.stats.malformed == 0
         sim.set_fault("garbage")
         d = ULXDDriver(meter_rate_ms=0)
-        events = await sim_session(d, "127.0.0.1", sim.port, until=0.5)
+        events = await sim_session(d, "127.0.0.1", sim.port, named(1, "SPLIT"))
         assert d.stats.malformed > 0
         assert updates(events)[1]["name"] == "SPLIT"
