@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -231,7 +232,7 @@ async def run_command(d: Daemon, who: Principal, device_id: str, channel: int | 
     cmd = Command(kind, channel, body.get("value"))
     key = device_id if channel is None else f"{device_id}/{channel}"
     before = d.store.channels.get(key) if channel is not None else d.store.devices.get(key)
-    before = dict(before) if before else None
+    before = copy.deepcopy(before) if before else None  # nested: tx/rf/audio change too
     try:
         state = await d.command(device_id, cmd)
     except CommandInvalid as exc:

@@ -121,6 +121,25 @@ _CMD_RESPONSES = {
 }
 
 
+_TIME = "unix seconds, ISO 8601, now, or an age like 6h"
+
+
+def _q(name: str, description: str, schema: JSON | None = None) -> JSON:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema or {"type": "string"}}
+
+
+def _path(name: str) -> JSON:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+_RANGE = [_q("from", _TIME), _q("to", _TIME)]
+_LIST = [_q("limit", "at most this many (1..10000)",
+            {"type": "integer", "minimum": 1, "maximum": 10000}),
+         _q("order", "asc or desc", {"enum": ["asc", "desc"]})]
+_FORMAT = _q("format", "json or csv (or Accept: text/csv)", {"enum": ["json", "csv"]})
+
+
 def openapi_document(version: str) -> JSON:
     paths: JSON = {
         "/api/state": {"get": _op("Whole normalized state",
@@ -162,6 +181,48 @@ def openapi_document(version: str) -> JSON:
             ],
             requestBody={"required": True, "content": {"application/json": {"schema": {
                 "$ref": "#/components/schemas/Command"}}}},
+        )},
+        # history, events, report, audit, alerts (micboardd/history_api.py)
+        "/api/history/{device}/{number}": {"get": _op(
+            "Downsampled history of one channel (columnar: t[] and series{metric: []})",
+            {"200": _ok({"type": "object"}), "400": _ERR, "503": _ERR},
+            parameters=[_path("device"), _path("number"), _q("metric", "battery, rf, audio, "
+                        "on_air or column names, comma separated (default: all)"),
+                        *_RANGE, _q("step", "seconds per point (default: about 1000 "
+                                            "points)"), _FORMAT],
+        )},
+        "/api/events": {"get": _op(
+            "Events: status, tx_on/off, battery, rx_up/down, name, alert_* ...",
+            {"200": _ok({"type": "object"}), "400": _ERR, "503": _ERR},
+            parameters=[_q("since", _TIME), _q("until", _TIME),
+                        _q("channel", "channel key (device/n) or device id"),
+                        _q("kind", "comma separated kinds"), *_LIST, _FORMAT],
+        )},
+        "/api/audit": {"get": _op(
+            "Audit trail: configuration changes and control commands, who and what",
+            {"200": _ok({"type": "object"}), "400": _ERR, "503": _ERR},
+            parameters=[_q("since", _TIME), _q("until", _TIME), _q("who", "token name"),
+                        _q("action", "action or its prefix (command)"), _q("target", "key"),
+                        *_LIST, _FORMAT],
+        )},
+        "/api/report": {"get": _op(
+            "Show report per channel: battery used, time on air, worst RF, alerts",
+            {"200": _ok({"type": "object"}), "400": _ERR, "503": _ERR},
+            parameters=[*_RANGE, _FORMAT],
+        )},
+        "/api/alerts": {"get": _op(
+            "Current alert episodes; with from/to: stored episodes in that range",
+            {"200": _ok({"type": "object"}), "400": _ERR, "503": _ERR},
+            parameters=[*_RANGE, _q("channel", "channel key or device id")],
+        )},
+        "/api/alerts/{id}/ack": {"post": _op(
+            "Acknowledge an alert episode (operator)",
+            {"200": _ok({"type": "object"}), **_WRITE_ERRORS, "404": _ERR, "409": _ERR,
+             "503": _ERR},
+            security=[{"bearer": []}], parameters=[_path("id")],
+            requestBody={"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"note": {"type": "string",
+                                                          "maxLength": 256}}}}}},
         )},
         "/healthz": {"get": _op("Liveness and a summary", {"200": _ok({"type": "object"})})},
         "/metrics": {"get": _op("Prometheus metrics",

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from micboardd.daemon import Daemon
 
 #: module names, started in this order
-PARTS: tuple[str, ...] = ()
+PARTS: tuple[str, ...] = ("micboardd.history", "micboardd.alerts", "micboardd.mqtt")
 
 
 async def start_parts(daemon: Daemon) -> None:

@@ -4,6 +4,7 @@
 import { Board, fitGrid } from "./board.js";
 import { Connection } from "./conn.js";
 import { Editor } from "./editor.js";
+import { openHistory } from "./history.js";
 import { Changes, Model, groupKeys } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
@@ -12,6 +13,16 @@ const VIEWS = ["desk", "tv"];
 const model = new Model();
 const editor = new Editor($("editor"), model);
 const board = new Board($("board"), model, { onEdit: (slot) => editor.open(slot) });
+
+// a click on a tile (not on one of its buttons) opens that channel's history
+$("board").addEventListener("click", (ev) => {
+  if (ev.target.closest("button")) return;
+  const el = ev.target.closest(".tile");
+  const entry = board.shown.find((x) => x.tile.el === el);
+  if (entry?.slot.channel) {
+    openHistory(entry.slot.channel, { label: entry.slot.label_name || entry.slot.label_id });
+  }
+});
 
 // ---- view state, mirrored in the URL (?view=tv&group=Band) ---------------------------
 
