@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import os
 import signal
 import time
@@ -196,6 +197,45 @@ class Daemon:
                  unchanged=len(wanted) - len(added) - len(changed))
 
     # -- control ----------------------------------------------------------------------
+
+    async def run_command(self, who: str, device_id: str, channel: int | None, kind: Any,
+                          value: Any, **audit_extra: Any) -> tuple[int, JSON]:
+        """Validate, send, wait for the device's report, audit: the one command path
+        behind REST, the websocket and MQTT. Returns an HTTP-style status and a body
+        (``{"ok": True, "state": ...}`` or ``{"error": ...}``)."""
+        from micboardd.drivers import COMMAND_KINDS
+        from micboardd.link import CommandRefused, CommandTimeout, LinkDown
+
+        if kind not in COMMAND_KINDS:
+            return 400, {"error": f"kind must be one of {', '.join(COMMAND_KINDS)}"}
+        if self.config.http.monitor_only:
+            return 403, {"error": "this daemon is in monitor (read-only) mode"}
+        if device_id not in self.links:
+            return 404, {"error": f"no device {device_id!r}"}
+        key = device_id if channel is None else f"{device_id}/{channel}"
+        before = self.store.channels.get(key) if channel is not None else \
+            self.store.devices.get(key)
+        before = copy.deepcopy(before) if before else None  # nested: tx/rf/audio change
+        status = 200
+        body: JSON = {}
+        try:
+            state = await self.command(device_id, Command(kind, channel, value))
+        except CommandInvalid as exc:
+            outcome, status, body = "invalid", 422, {"error": str(exc)}
+        except CommandUnsupported as exc:
+            outcome, status, body = "unsupported", 422, {"error": str(exc)}
+        except LinkDown as exc:
+            outcome, status, body = "offline", 503, {"error": str(exc)}
+        except CommandRefused as exc:
+            outcome, status = "refused", 502
+            body = {"error": f"the device refused the command: {exc}"}
+        except CommandTimeout as exc:
+            outcome, status, body = "timeout", 504, {"error": str(exc)}
+        else:
+            outcome, body = "ok", {"ok": True, "state": state}
+        self.audit(who, f"command.{kind}", before,
+                   {"target": key, "value": value, "outcome": outcome, **audit_extra})
+        return status, body
 
     async def command(self, device_id: str, cmd: Command) -> JSON:
         """Run a control command; returns the state the device reported back."""

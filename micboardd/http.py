@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -18,9 +17,7 @@ from aiohttp import web
 from micboardd import __version__
 from micboardd.auth import AuthError, Guard, Principal
 from micboardd.config import ConfigError, is_loopback
-from micboardd.drivers import COMMAND_KINDS, Command, CommandInvalid, CommandUnsupported
 from micboardd.hub import Client
-from micboardd.link import CommandRefused, CommandTimeout, LinkDown
 from micboardd.metrics import render_metrics
 from micboardd.openapi import openapi_document
 from micboardd.store import JSON
@@ -224,32 +221,9 @@ async def _command(request: web.Request, device_id: str, channel: int | None) ->
 
 async def run_command(d: Daemon, who: Principal, device_id: str, channel: int | None,
                       body: JSON) -> web.Response:
-    kind = body.get("kind")
-    if kind not in COMMAND_KINDS:
-        return error(400, f"kind must be one of {', '.join(COMMAND_KINDS)}")
-    if device_id not in d.links:
-        return error(404, f"no device {device_id!r}")
-    cmd = Command(kind, channel, body.get("value"))
-    key = device_id if channel is None else f"{device_id}/{channel}"
-    before = d.store.channels.get(key) if channel is not None else d.store.devices.get(key)
-    before = copy.deepcopy(before) if before else None  # nested: tx/rf/audio change too
-    try:
-        state = await d.command(device_id, cmd)
-    except CommandInvalid as exc:
-        outcome, resp = "invalid", error(422, str(exc))
-    except CommandUnsupported as exc:
-        outcome, resp = "unsupported", error(422, str(exc))
-    except LinkDown as exc:
-        outcome, resp = "offline", error(503, str(exc))
-    except CommandRefused as exc:
-        outcome, resp = "refused", error(502, f"the device refused the command: {exc}")
-    except CommandTimeout as exc:
-        outcome, resp = "timeout", error(504, str(exc))
-    else:
-        outcome, resp = "ok", json_response({"ok": True, "state": state})
-    d.audit(who.name, f"command.{kind}", before,
-            {"target": key, "value": body.get("value"), "outcome": outcome})
-    return resp
+    status, payload = await d.run_command(who.name, device_id, channel, body.get("kind"),
+                                          body.get("value"))
+    return json_response(payload, status)
 
 
 async def post_device_command(request: web.Request) -> web.Response:

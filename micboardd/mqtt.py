@@ -32,7 +32,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import orjson
@@ -40,9 +40,6 @@ import structlog
 from aiomqtt import Client, MqttError, TLSParameters, Will
 
 from micboardd.config import Config, MqttConfig
-from micboardd.drivers import Command, CommandInvalid, CommandUnsupported
-from micboardd.drivers.base import CommandKind
-from micboardd.link import CommandRefused, CommandTimeout, LinkDown
 from micboardd.remote import SITES, RemoteSites
 from micboardd.store import JSON, STATUSES
 
@@ -749,42 +746,11 @@ class MqttBridge:
             self.stats.commands_rejected += 1
             self._reply(topic, req_id, 400, problem)
             return
-        d = self.daemon
-        if d.config.http.monitor_only:
+        status, body = await self.daemon.run_command("mqtt", dev_id, channel, kind, value,
+                                                     via="mqtt", topic=topic)
+        if status != 200:
             self.stats.commands_rejected += 1
-            self._reply(topic, req_id, 403, "this daemon is read-only (http.monitor_only)")
-            return
-        if dev_id not in d.links:
-            self.stats.commands_rejected += 1
-            self._reply(topic, req_id, 404, f"no device {dev_id!r}")
-            return
-        cmd = Command(cast(CommandKind, kind), channel, value)
-        key = dev_id if channel is None else f"{dev_id}/{channel}"
-        before = (d.store.channels.get(key) if channel is not None
-                  else d.store.devices.get(key))
-        before = copy.deepcopy(before) if before else None
-        state: JSON | None = None
-        error: str | None = None
-        try:
-            state = await d.command(dev_id, cmd)
-        except CommandInvalid as exc:
-            outcome, status, error = "invalid", 422, str(exc)
-        except CommandUnsupported as exc:
-            outcome, status, error = "unsupported", 422, str(exc)
-        except LinkDown as exc:
-            outcome, status, error = "offline", 503, str(exc)
-        except CommandRefused as exc:
-            outcome, status, error = "refused", 502, f"the device refused the command: {exc}"
-        except CommandTimeout as exc:
-            outcome, status, error = "timeout", 504, str(exc)
-        except KeyError:
-            outcome, status, error = "offline", 404, f"no device {dev_id!r}"
-        else:
-            outcome, status = "ok", 200
-        d.audit("mqtt", f"command.{kind}", before,
-                {"target": key, "value": value, "outcome": outcome, "via": "mqtt",
-                 "topic": topic})
-        self._reply(topic, req_id, status, error, state)
+        self._reply(topic, req_id, status, body.get("error"), body.get("state"))
 
     def _reply(self, topic: str, req_id: Any, status: int, error: str | None,
                state: JSON | None = None) -> None:
