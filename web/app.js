@@ -1,6 +1,8 @@
 // micboard dashboard: wires the model, the /ws connection, the tile board, the views
-// (desk / TV, groups, fullscreen, shortcuts; all kept in the URL) and the slot editor.
+// (desk / TV, groups, fullscreen, shortcuts; all kept in the URL), the slot editor and
+// the alerts (toolbar count, list, TV banner).
 
+import { Alerts } from "./alerts.js";
 import { Board, fitGrid } from "./board.js";
 import { Connection } from "./conn.js";
 import { Editor } from "./editor.js";
@@ -13,6 +15,12 @@ const VIEWS = ["desk", "tv"];
 const model = new Model();
 const editor = new Editor($("editor"), model);
 const board = new Board($("board"), model, { onEdit: (slot) => editor.open(slot) });
+const alerts = new Alerts(model, {
+  isDesk: () => view.mode === "desk",
+  // the TV banner of a group speaks of that group's tiles only
+  shownOnBoard: (a) => view.group === null
+    || (a.channel ? board.byChannel.has(a.channel) : board.byDevice.has(a.device)),
+});
 
 // a click on a tile (not on one of its buttons) opens that channel's history
 $("board").addEventListener("click", (ev) => {
@@ -63,12 +71,14 @@ function applyView(layoutChanged = true) {
   $("btn-desk").setAttribute("aria-pressed", String(view.mode === "desk"));
   $("btn-tv").setAttribute("aria-pressed", String(view.mode === "tv"));
   board.group = view.group;
+  if (view.mode !== "desk") alerts.close();
   renderGroups();
   if (layoutChanged) {
     const c = new Changes();
     c.layout = true;
     queue(c);
   } else {
+    alerts.render(); // the TV banner comes and goes with the view
     fitTv();
   }
   document.title = `micboard${view.group ? ` \u00b7 ${view.group}` : ""}${view.mode === "tv" ? " (TV)" : ""}`;
@@ -143,6 +153,11 @@ function frame() {
   pending = null;
   if (!changes) return;
   board.apply(changes);
+  if (changes.all || changes.layout || changes.alerts) {
+    const bannerShown = !$("alert-banner").hidden;
+    alerts.render();
+    if (bannerShown !== !$("alert-banner").hidden) fitTv();
+  }
   if (changes.all || changes.layout) {
     renderGroups();
     $("empty").hidden = board.shown.length > 0;
@@ -192,7 +207,8 @@ function fitTv() {
     }
     return;
   }
-  const banner = $("banner").hidden ? 0 : $("banner").offsetHeight;
+  const banner = ($("banner").hidden ? 0 : $("banner").offsetHeight)
+    + ($("alert-banner").hidden ? 0 : $("alert-banner").offsetHeight);
   const { cols, rows } = fitGrid(board.shown.length, window.innerWidth,
     window.innerHeight - banner);
   const sig = `${cols}x${rows}`;
@@ -263,6 +279,7 @@ setInterval(() => {
   if (!document.hidden) {
     board.updateAll();
     summarize();
+    alerts.tick();
   }
   if (connStatus.state !== "live") updateBanner();
 }, 1000);
@@ -298,10 +315,13 @@ document.addEventListener("keydown", (ev) => {
   else if (k === "d" || k === "D") setView("desk", view.group);
   else if (k === "f" || k === "F") toggleFullscreen();
   else if (k === "e" || k === "E") editor.open();
-  else if (k === "0" || k === "a" || k === "A") setView(view.mode, null);
+  else if (k === "0") setView(view.mode, null);
+  // the alert list is a desk thing: the TV view shows open critical alerts in its banner
+  else if ((k === "a" || k === "A") && view.mode === "desk") alerts.toggle();
   else if (k === "]") cycleGroup(1);
   else if (k === "[") cycleGroup(-1);
   else if (k === "Escape" && view.mode === "tv") setView("desk", view.group);
+  else if (k === "Escape" && alerts.isOpen) alerts.close();
   else {
     const g = groupKeys(model.groups()).find((x) => x.key === k);
     if (!g) return;
@@ -340,4 +360,4 @@ applyView(true);
 conn.start();
 
 // for tests and bench/dashboard.py
-window.micboard = { model, board, conn, view, setView };
+window.micboard = { model, board, conn, view, setView, alerts };

@@ -1,7 +1,7 @@
 // The grid of tiles: which slots are shown (group filter), in slot order, and keeping
 // tiles in step with the model. Tiles are reused across layout changes, keyed by slot.
 
-import { deviceOf } from "./state.js";
+import { deviceOf, worseMark } from "./state.js";
 import { tileView } from "./format.js";
 import { Tile } from "./tiles.js";
 
@@ -18,6 +18,7 @@ export class Board {
     this.byDevice = new Map(); // device id -> [entry]
     this.group = null;
     this.connected = false;
+    this.marks = { channels: new Map(), devices: new Map() }; // alert marks (Model.alertMarks)
     this.stats = { frames: 0, tileUpdates: 0, domWrites: 0, layouts: 0 };
   }
 
@@ -72,7 +73,10 @@ export class Board {
     const ch = key ? st.channels[key] : undefined;
     const dev = key ? st.devices[deviceOf(key)] : undefined;
     this.stats.tileUpdates++;
-    this.stats.domWrites += entry.tile.update(tileView(entry.slot, ch, dev, ctx), nowMs);
+    const v = tileView(entry.slot, ch, dev, ctx);
+    v.alert = key ? worseMark(this.marks.channels.get(key), this.marks.devices.get(deviceOf(key)))
+      : null;
+    this.stats.domWrites += entry.tile.update(v, nowMs);
   }
 
   updateAll() {
@@ -84,6 +88,8 @@ export class Board {
   /** Redraw what a Changes touched. */
   apply(changes) {
     this.stats.frames++;
+    const before = this.marks;
+    if (changes.alerts || changes.all) this.marks = this.model.alertMarks();
     if (changes.all || changes.layout) {
       this.layout();
       return;
@@ -91,8 +97,23 @@ export class Board {
     const ctx = this.ctx();
     const nowMs = performance.now();
     const done = new Set();
+    if (this.marks !== before) {
+      // only the tiles whose mark may have changed
+      for (const which of ["channels", "devices"]) {
+        const index = which === "channels" ? this.byChannel : this.byDevice;
+        for (const key of new Set([...before[which].keys(), ...this.marks[which].keys()])) {
+          if (before[which].get(key) === this.marks[which].get(key)) continue;
+          for (const e of index.get(key) ?? []) {
+            if (done.has(e)) continue;
+            done.add(e);
+            this.updateEntry(e, ctx, nowMs);
+          }
+        }
+      }
+    }
     for (const key of changes.channels) {
       for (const e of this.byChannel.get(key) ?? []) {
+        if (done.has(e)) continue;
         done.add(e);
         this.updateEntry(e, ctx, nowMs);
       }

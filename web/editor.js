@@ -1,7 +1,7 @@
 // The slot editor: labels ("HH03 / Pastor Mike"), channel, group and active flag of
 // every slot, and the group list, saved whole with PUT /api/slots.
 
-import { ApiError, getToken, putSlots, setToken } from "./api.js";
+import { TokenBox, putSlots, writeErrorText } from "./api.js";
 import { joinLabel, splitLabel } from "./format.js";
 import { compareChannelKeys } from "./state.js";
 import { icon } from "./tiles.js";
@@ -30,8 +30,7 @@ export class Editor {
     this.slotBody = dialog.querySelector("#ed-slots");
     this.groupBody = dialog.querySelector("#ed-groups");
     this.msg = dialog.querySelector("#ed-msg");
-    this.tokenBox = dialog.querySelector("#ed-token");
-    this.tokenInput = dialog.querySelector("#ed-token-input");
+    this.token = new TokenBox(dialog.querySelector("#ed-token"));
     this.saveBtn = dialog.querySelector("#ed-save");
     this.conflict = dialog.querySelector("#ed-conflict");
     this.groupList = dialog.querySelector("#ed-group-names");
@@ -39,11 +38,7 @@ export class Editor {
     dialog.querySelector("#ed-add-slot").addEventListener("click", () => this.addSlotRow());
     dialog.querySelector("#ed-add-group").addEventListener("click", () => this.addGroupRow());
     dialog.querySelector("#ed-cancel").addEventListener("click", () => this.close());
-    dialog.querySelector("#ed-forget").addEventListener("click", () => {
-      setToken("");
-      this.tokenInput.value = "";
-      this.say("Token forgotten.");
-    });
+    this.token.onForget = () => this.say("Token forgotten.");
     dialog.querySelector("#ed-reload").addEventListener("click", () => this.load());
     this.form.addEventListener("submit", (ev) => {
       ev.preventDefault();
@@ -60,8 +55,7 @@ export class Editor {
 
   open(focusSlot = null) {
     this.load();
-    this.tokenBox.hidden = !getToken();
-    this.tokenInput.value = getToken();
+    this.token.reset();
     if (!this.dialog.open) this.dialog.showModal();
     let target = null;
     if (focusSlot !== null) {
@@ -234,7 +228,7 @@ export class Editor {
       this.say(e.message, "error");
       return;
     }
-    if (!this.tokenBox.hidden) setToken(this.tokenInput.value.trim());
+    this.token.commit();
     this.saveBtn.disabled = true;
     this.saving = true;
     this.say("Saving\u2026");
@@ -244,21 +238,9 @@ export class Editor {
       this.say("Saved.", "ok");
       this.close();
     } catch (e) {
-      if (e instanceof ApiError && e.status === 401) {
-        const had = getToken();
-        this.tokenBox.hidden = false;
-        this.tokenInput.focus();
-        this.say(had ? "The daemon refused this token. Check it and save again."
-          : "This daemon needs a write token. Enter it once (it is kept in this browser) and save again.",
-        "error");
-      } else if (e instanceof ApiError && e.status === 422 && e.problems?.length) {
-        this.say(`Not saved: ${e.problems.map((p) => `${p.path}: ${p.problem}`).join("; ")}`,
-          "error");
-      } else if (e instanceof ApiError && e.status === 403) {
-        this.say(`Not allowed: ${e.message || "this daemon is read-only"}.`, "error");
-      } else {
-        this.say(`Not saved: ${e.message}`, "error");
-      }
+      const { text, needToken } = writeErrorText(e, { verb: "save", failed: "Not saved" });
+      if (needToken) this.token.ask();
+      this.say(text, "error");
     } finally {
       this.saving = false;
       this.saveBtn.disabled = false;

@@ -55,6 +55,17 @@ export function fmtAge(seconds) {
   return `${Math.round(s / 3600)} h`;
 }
 
+/** How long ago, for people: "just now", "40 s ago", "2 min ago", "3 h ago". */
+export function fmtAgo(seconds) {
+  if (!isNum(seconds)) return "";
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 5) return "just now";
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} d ago`;
+}
+
 function pct(v) {
   return isNum(v) ? Math.max(0, Math.min(100, v)) : null;
 }

@@ -25,24 +25,33 @@ export class Changes {
     this.layout = false; // slots, groups or the set of channels changed
     this.channels = new Set();
     this.devices = new Set();
+    this.alerts = false; // an alert episode opened, changed or went
   }
 
   add(other) {
     this.all ||= other.all;
     this.layout ||= other.layout;
+    this.alerts ||= other.alerts;
     for (const k of other.channels) this.channels.add(k);
     for (const k of other.devices) this.devices.add(k);
     return this;
   }
 
   get empty() {
-    return !this.all && !this.layout && this.channels.size === 0 && this.devices.size === 0;
+    return !this.all && !this.layout && !this.alerts && this.channels.size === 0
+      && this.devices.size === 0;
   }
 }
 
 function emptyState() {
-  return { devices: {}, channels: {}, slots: [], groups: [] };
+  return { devices: {}, channels: {}, slots: [], groups: [], alerts: {} };
 }
+
+// keyed sections of the state: always objects, whatever the daemon sent
+const KEYED = ["devices", "channels", "alerts"];
+
+const ALERT_STATE_RANK = { open: 0, acknowledged: 1, resolved: 2 };
+const SEVERITY_RANK = { critical: 0, warning: 1 };
 
 /**
  * The state plus its seq. `snapshot()` and `patch()` return a Changes, or null when a
@@ -62,7 +71,7 @@ export class Model {
   snapshot(seq, state) {
     const s = emptyState();
     if (state && typeof state === "object") Object.assign(s, state);
-    for (const k of ["devices", "channels"]) {
+    for (const k of KEYED) {
       if (!s[k] || typeof s[k] !== "object" || Array.isArray(s[k])) s[k] = {};
     }
     if (!Array.isArray(s.slots)) s.slots = [];
@@ -75,6 +84,7 @@ export class Model {
     const c = new Changes();
     c.all = true;
     c.layout = true;
+    c.alerts = true;
     return c;
   }
 
@@ -89,6 +99,7 @@ export class Model {
     const st = this.state;
     if (patch && typeof patch === "object") {
       if ("slots" in patch || "groups" in patch) c.layout = true;
+      if ("alerts" in patch) c.alerts = true;
       const chans = patch.channels;
       if (chans && typeof chans === "object") {
         for (const key of Object.keys(chans)) {
@@ -105,8 +116,8 @@ export class Model {
         }
       }
       mergePatch(st, patch);
-      for (const k of ["devices", "channels"]) {
-        if (!st[k] || typeof st[k] !== "object") st[k] = {};
+      for (const k of KEYED) {
+        if (!st[k] || typeof st[k] !== "object" || Array.isArray(st[k])) st[k] = {};
       }
       if (!Array.isArray(st.slots)) st.slots = [];
       if (!Array.isArray(st.groups)) st.groups = [];
@@ -152,6 +163,47 @@ export class Model {
         group: null, active: true, implicit: true }));
   }
 
+  /**
+   * The alert episodes to list: open ones first (critical before warning), then the
+   * acknowledged, then the resolved; newest first within each.
+   */
+  alertList() {
+    const out = [];
+    for (const [id, a] of Object.entries(this.state.alerts)) {
+      if (a && typeof a === "object") out.push(a.id === id ? a : { ...a, id });
+    }
+    const rank = (a) => ALERT_STATE_RANK[a.state] ?? 0; // an unknown state: as open
+    const sev = (a) => SEVERITY_RANK[a.severity] ?? 1;
+    const when = (a) => (a.state === "resolved" && typeof a.resolved === "number" ? a.resolved
+      : typeof a.opened === "number" ? a.opened : 0);
+    return out.sort((a, b) => rank(a) - rank(b) || sev(a) - sev(b) || when(b) - when(a)
+      || (a.id < b.id ? -1 : 1));
+  }
+
+  /**
+   * What the tiles mark: {channels: Map(key -> mark), devices: Map(id -> mark)}, mark
+   * being "critical" or "warning" for an open episode, else "acknowledged". An episode
+   * of a receiver (rx_offline, no channel) marks all of that receiver's channels.
+   */
+  alertMarks() {
+    const channels = new Map();
+    const devices = new Map();
+    for (const a of Object.values(this.state.alerts)) {
+      if (!a || typeof a !== "object") continue;
+      let mark;
+      if (a.state === "acknowledged") mark = "acknowledged";
+      else if (a.state === "open" || a.state === undefined) {
+        mark = a.severity === "critical" ? "critical" : "warning";
+      } else continue; // resolved: no mark
+      if (typeof a.channel === "string" && a.channel) {
+        channels.set(a.channel, worseMark(channels.get(a.channel), mark));
+      } else if (typeof a.device === "string" && a.device) {
+        devices.set(a.device, worseMark(devices.get(a.device), mark));
+      }
+    }
+    return { channels, devices };
+  }
+
   /** Groups from the state, plus any group a slot names that the list lacks. */
   groups() {
     const out = [];
@@ -170,6 +222,13 @@ export class Model {
     }
     return out;
   }
+}
+
+const MARK_RANK = { critical: 3, warning: 2, acknowledged: 1 };
+
+/** The more urgent of two tile alert marks (either may be null/undefined). */
+export function worseMark(a, b) {
+  return (MARK_RANK[a] ?? 0) >= (MARK_RANK[b] ?? 0) ? a ?? null : b ?? null;
 }
 
 /** "dev/2" before "dev/10"; devices alphabetically. */

@@ -70,6 +70,14 @@ export class Tile {
     this.editBtn.addEventListener("click", () => onEdit?.(this.slotNo));
 
     this.nameEl = el("div", "t-name", UNKNOWN);
+    // an alert episode on this channel (or its receiver): a small badge after the name,
+    // so the label and the status keep their room
+    const nameRow = el("div", "t-name-row");
+    this.alertB = el("span", "badge t-alert");
+    this.alertText = el("span", "", "ALERT");
+    this.alertB.append(icon("i-bell"), this.alertText);
+    this.alertB.hidden = true;
+    nameRow.append(this.nameEl, this.alertB);
     // one line, always there (tiles keep their size): "no data for 8 s" when the data
     // is stale, else the receiver's link hint, else the status note (PREV_*: last reading)
     this.noteEl = el("div", "t-note");
@@ -111,7 +119,7 @@ export class Tile {
     warn.append(this.muteB, this.rfB, this.encB, this.inactB);
     foot.append(this.freqEl, warn, this.editBtn);
 
-    root.append(head, this.nameEl, this.noteEl, batt, rf.row, af.row, foot);
+    root.append(head, nameRow, this.noteEl, batt, rf.row, af.row, foot);
     this.setMeter(rf, null);
     this.setMeter(af, null);
     this.holdEl.hidden = true;
@@ -195,9 +203,23 @@ export class Tile {
       this.inactB.hidden = !v.inactive;
       this.el.classList.toggle("inactive", v.inactive);
     }
-    if (writes && last.aria !== `${v.labelId} ${v.name} ${v.statusText}`) {
-      last.aria = `${v.labelId} ${v.name} ${v.statusText}`;
-      this.el.setAttribute("aria-label", `${v.labelId || `slot ${v.slotNo}`} ${v.name}: ${v.statusText}`);
+    if (changed("alert")) {
+      const a = v.alert ?? null;
+      this.alertB.hidden = a === null;
+      if (a === null) delete this.el.dataset.alert;
+      else this.el.dataset.alert = a;
+      this.alertB.dataset.mark = a ?? "";
+      this.alertText.textContent = a === "acknowledged" ? "ACKED" : "ALERT";
+      this.alertB.title = a === null ? "" : a === "acknowledged" ? "alert acknowledged"
+        : `${a} alert open`;
+    }
+    const alertAria = v.alert ? (v.alert === "acknowledged" ? ", alert acknowledged"
+      : `, ${v.alert} alert`) : "";
+    const aria = `${v.labelId} ${v.name} ${v.statusText}${alertAria}`;
+    if (writes && last.aria !== aria) {
+      last.aria = aria;
+      this.el.setAttribute("aria-label",
+        `${v.labelId || `slot ${v.slotNo}`} ${v.name}: ${v.statusText}${alertAria}`);
     }
     return writes;
   }

@@ -8,13 +8,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dashkit import CHROMIUM, CHROMIUM_ARGS, DemoDaemon
+from dashkit import CHROMIUM, CHROMIUM_ARGS, DemoDaemon, demo_config
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoDaemon]:
     """The demo daemon (frozen simulators), shared by the tests of one module."""
     d = DemoDaemon(tmp_path_factory.mktemp("demo-state")).start()
+    try:
+        yield d
+    finally:
+        d.stop()
+
+
+@pytest.fixture(scope="module")
+def alert_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoDaemon]:
+    """The demo daemon with alerts that resolve 1 s after their cause went away (instead
+    of the default 30 s), so a test can see an episode from open to resolved."""
+    tmp = tmp_path_factory.mktemp("alert-demo")
+    config = demo_config(tmp / "demo.json", {"alerts": {"default": {"clear_after_s": 1}}})
+    d = DemoDaemon(tmp / "state", config=config).start()
     try:
         yield d
     finally:

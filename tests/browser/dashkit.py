@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+DEMO_CONFIG = ROOT / "config" / "demo.json"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = os.environ.get("MICBOARDD_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -49,6 +50,21 @@ def http_json(url: str, method: str = "GET", body: Any = None,
         "Content-Type": "application/json", **(headers or {})})
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         return json.loads(resp.read())
+
+
+def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(
+            out.get(k), dict) else v
+    return out
+
+
+def demo_config(path: Path, extra: dict[str, Any]) -> Path:
+    """A copy of the demo configuration with ``extra`` merged in (for ``--config``)."""
+    config = deep_merge(json.loads(DEMO_CONFIG.read_text()), extra)
+    path.write_text(json.dumps(config, indent=2))
+    return path
 
 
 class DemoDaemon:

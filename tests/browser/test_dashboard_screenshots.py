@@ -1,5 +1,5 @@
-"""Screenshots of the desk and TV views for docs/screenshots/ (frozen simulators, so two
-runs give nearly the same pictures)."""
+"""Screenshots of the desk and TV views and the alert list for docs/screenshots/ (frozen
+simulators, so two runs give nearly the same pictures)."""
 
 from __future__ import annotations
 
@@ -38,14 +38,23 @@ def test_screenshots_of_desk_and_tv_views(demo: DemoDaemon, open_page: Any) -> N
     wait_live(desk, 19)
     expect(tile(desk, 7)).to_have_attribute("data-status", "CRITICAL")
     expect(tile(desk, 8)).to_have_attribute("data-status", "PREV_GOOD")
+    # the transmitter-off alert opens after its 2 s hold: wait for it, not for chance
+    expect(desk.locator("#btn-alerts")).to_have_attribute("data-severity", "critical")
+    expect(tile(desk, 8)).to_have_attribute("data-alert", "critical")
     desk.mouse.move(0, 899)  # no hover effects in the picture
     desk.wait_for_timeout(300)
     desk.screenshot(path=str(SCREENSHOTS / "desk.png"))
+    desk.keyboard.press("a")  # the alert list
+    expect(desk.locator("#alerts")).to_be_visible()
+    desk.wait_for_timeout(300)
+    desk.screenshot(path=str(SCREENSHOTS / "alerts.png"))
 
     tv = open_page(demo.url + "/?view=tv&group=Band", 1920, 1080)
     wait_live(tv, 10)
     expect(tile(tv, 7)).to_have_attribute("data-status", "CRITICAL")
+    expect(tv.locator("#alert-banner")).to_be_visible()
     tv.wait_for_timeout(300)
     tv.screenshot(path=str(SCREENSHOTS / "tv.png"))
     assert (SCREENSHOTS / "desk.png").stat().st_size > 10_000
     assert (SCREENSHOTS / "tv.png").stat().st_size > 10_000
+    assert (SCREENSHOTS / "alerts.png").stat().st_size > 10_000

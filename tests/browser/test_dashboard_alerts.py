@@ -1,0 +1,221 @@
+"""Alerts on the dashboard: an episode the daemon raises shows in the toolbar count, the
+list and on its tile; "Ack" acknowledges it on the daemon (with the write token when one
+is needed); it shows resolved once its cause is gone. The TV view shows open critical
+alerts as one big line. Runs against the demo daemon with a 1 s clear delay."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dashkit import DemoDaemon, http_json, simctl, tile, wait_live
+from playwright.sync_api import expect
+
+from micboardd.config import hash_token
+
+ALL = 19
+BAND = 10
+TOKEN = "monitor-world-secret"
+
+
+def server_alert(demo: DemoDaemon, aid: str) -> dict[str, Any]:
+    found = [a for a in http_json(f"{demo.url}/api/alerts")["alerts"] if a["id"] == aid]
+    assert found, f"no alert {aid} on the daemon"
+    return found[0]
+
+
+def test_battery_alert_is_listed_marked_acknowledged_and_resolved(
+    alert_demo: DemoDaemon, open_page: Any
+) -> None:
+    page = open_page(alert_demo.url + "/")
+    wait_live(page, ALL)
+    button = page.locator("#btn-alerts")
+    drawer = page.locator("#alerts")
+    expect(button).to_have_attribute("data-severity", "none")
+    expect(drawer).to_be_hidden()
+    marker = tile(page, 1).locator(".t-alert")
+    expect(marker).to_be_hidden()
+
+    addr = alert_demo.sim("rx-band-a")
+    simctl(addr, "FREEZE", "1 BATT_BARS 001")  # the default rule: 1 bar or fewer
+
+    # toolbar: colour, an icon and a count with a word (never colour alone)
+    expect(button).to_have_attribute("data-severity", "warning")
+    expect(button).to_contain_text(re.compile(r"1\s*alert\b"))
+    expect(button.locator("use")).to_have_attribute("href", "#i-warn")
+    expect(button).to_have_attribute("aria-label", re.compile(r"^Alerts \(a\): 1 open"))
+    # the tile gets a badge, its status styling stays its own
+    expect(marker).to_be_visible()
+    expect(marker).to_have_text("ALERT")
+    expect(tile(page, 1)).to_have_attribute("data-alert", "warning")
+    expect(tile(page, 1)).to_have_attribute("data-status", "CRITICAL")
+
+    page.keyboard.press("a")
+    expect(drawer).to_be_visible()
+    expect(button).to_have_attribute("aria-expanded", "true")
+    item = drawer.locator(".al").filter(has_text="HH01")
+    expect(item).to_have_count(1)
+    expect(item).to_have_attribute("data-state", "open")
+    expect(item.locator(".al-title")).to_have_text("HH01 Mara \u2013 lead vocal")
+    expect(item.locator(".al-tag")).to_have_text("WARNING")
+    expect(item.locator(".al-message")).to_contain_text("Battery low: 1 bar")
+    expect(item.locator(".al-meta")).to_have_text(re.compile(r"^opened (just now|\d+ s ago)$"))
+    aid = item.get_attribute("data-id")
+    assert aid and server_alert(alert_demo, aid)["state"] == "open"
+
+    with page.expect_request(f"**/api/alerts/{aid}/ack") as req:
+        item.get_by_role("button", name=re.compile(r"^Acknowledge: HH01")).click()
+    assert "authorization" not in req.value.headers  # loopback, no token configured
+    expect(item).to_have_attribute("data-state", "acknowledged")
+    expect(item.locator(".al-tag")).to_have_text("ACKNOWLEDGED")
+    expect(item.locator(".al-meta")).to_contain_text("acknowledged by loopback")
+    expect(item.locator(".al-ack")).to_be_hidden()
+    expect(button).to_have_attribute("data-severity", "none")
+    expect(tile(page, 1)).to_have_attribute("data-alert", "acknowledged")
+    on_server = server_alert(alert_demo, aid)
+    assert on_server["state"] == "acknowledged" and on_server["acked_by"] == "loopback"
+    assert on_server["acked"] is not None
+
+    simctl(addr, "1 BATT_BARS 005")  # clears after alerts.default.clear_after_s = 1
+    expect(item).to_have_attribute("data-state", "resolved", timeout=8000)
+    expect(item.locator(".al-tag")).to_have_text("RESOLVED")
+    expect(item.locator(".al-meta")).to_contain_text("resolved")
+    expect(marker).to_be_hidden()
+    assert server_alert(alert_demo, aid)["resolved"] is not None
+
+    page.keyboard.press("a")
+    expect(drawer).to_be_hidden()
+    expect(button).to_have_attribute("aria-expanded", "false")
+
+
+def test_tv_view_shows_open_critical_alerts_as_one_big_line(
+    alert_demo: DemoDaemon, open_page: Any
+) -> None:
+    page = open_page(alert_demo.url + "/?view=tv&group=Band", 1920, 1080)
+    wait_live(page, BAND)
+    banner = page.locator("#alert-banner")
+    expect(banner).to_be_hidden()
+    addr = alert_demo.sim("rx-band-a")
+    # slot 2: no bars left (critical); slot 3: one bar (a warning: not in the banner)
+    simctl(addr, "FREEZE", "2 BATT_BARS 000", "3 BATT_BARS 001")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("HH02")
+    expect(banner).to_contain_text("Battery low")
+    expect(tile(page, 3)).to_have_attribute("data-alert", "warning")
+    expect(banner).not_to_contain_text("HH03")
+    expect(banner.locator("button")).to_have_count(0)
+    expect(page.locator("#alerts")).to_be_hidden()
+    size = banner.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    assert size >= 1080 / 30  # big type, like the tile labels
+    lines = page.locator("#alert-banner-text").evaluate(
+        "e => Math.round(e.getBoundingClientRect().height"
+        " / parseFloat(getComputedStyle(e).lineHeight))")
+    assert lines == 1  # one line, however many alerts
+    # the tiles still fit on the screen below the banner
+    page.wait_for_function("() => [...document.querySelectorAll('.tile')].every("
+                           "e => e.getBoundingClientRect().bottom <= innerHeight + 0.5)")
+
+    page.keyboard.press("a")  # no list in TV view
+    expect(page.locator("#alerts")).to_be_hidden()
+    simctl(addr, "2 BATT_BARS 005", "3 BATT_BARS 004")
+    expect(banner).to_be_hidden(timeout=8000)
+
+
+@pytest.fixture(scope="module")
+def token_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoDaemon]:
+    """A small demo whose writes need a token, even from loopback."""
+    tmp = tmp_path_factory.mktemp("alert-token-demo")
+    config = {
+        "devices": [{"id": "rx-1", "driver": "shure-ulxd", "host": "127.0.0.1",
+                     "model": "ULXD4Q", "simulate": {"model": "ULXD4Q"}}],
+        "slots": [{"slot": n, "channel": f"rx-1/{n}", "label_id": f"HH0{n}"}
+                  for n in (1, 2, 3, 4)],
+        "http": {"tokens": [{"name": "foh", "sha256": hash_token(TOKEN)}]},
+        "alerts": {"default": {"clear_after_s": 1}},
+    }
+    path = Path(tmp) / "token-demo.json"
+    path.write_text(json.dumps(config))
+    d = DemoDaemon(Path(tmp) / "state", config=path).start()
+    try:
+        yield d
+    finally:
+        d.stop()
+
+
+def test_ack_asks_for_the_write_token_once_and_sends_it(
+    token_demo: DemoDaemon, open_page: Any
+) -> None:
+    page = open_page(token_demo.url + "/")
+    wait_live(page, 4)
+    simctl(token_demo.sim("rx-1"), "FREEZE", "2 BATT_BARS 001")
+    expect(page.locator("#btn-alerts")).to_have_attribute("data-severity", "warning")
+    page.locator("#btn-alerts").click()
+    drawer = page.locator("#alerts")
+    item = drawer.locator(".al").filter(has_text="HH02")
+    ack = item.get_by_role("button", name=re.compile(r"^Acknowledge"))
+    ack.click()
+    msg = page.locator("#alerts-msg")
+    expect(msg).to_contain_text("needs a write token")
+    token_box = drawer.get_by_label("Write token")
+    expect(token_box).to_be_focused()
+    token_box.fill("not-the-token")
+    ack.click()
+    expect(msg).to_contain_text("refused this token")
+    expect(item).to_have_attribute("data-state", "open")
+    token_box.fill(TOKEN)
+    with page.expect_request("**/ack") as req:
+        token_box.press("Enter")  # sends the refused ack again
+    assert req.value.headers["authorization"] == f"Bearer {TOKEN}"
+    expect(item).to_have_attribute("data-state", "acknowledged")
+    expect(item.locator(".al-meta")).to_contain_text("acknowledged by foh")
+    expect(drawer.locator("#al-token")).to_be_hidden()
+    assert page.evaluate("() => localStorage.getItem('micboardd.token')") == TOKEN
+    aid = item.get_attribute("data-id")
+    assert aid and server_alert(token_demo, aid)["acked_by"] == "foh"
+
+
+LOGIC = """async () => {
+  const { Model, Changes } = await import("/state.js");
+  const out = {};
+  const m = new Model(() => 1000);
+  const c0 = m.snapshot(1, {devices: {}, channels: {}, slots: [], groups: []});
+  out.snapshot = c0.alerts;
+  out.none = m.alertList().length;
+  const a = (id, state, severity, opened, extra = {}) => ({id, rule: "battery",
+    channel: "d/1", device: "d", severity, state, opened, ...extra});
+  const c1 = m.patch(2, 1, {alerts: {
+    w: a("w", "open", "warning", 10), c: a("c", "open", "critical", 5),
+    k: a("k", "acknowledged", "critical", 20), r: a("r", "resolved", "warning", 30,
+      {resolved: 40}),
+    x: a("x", "open", "warning", 15, {channel: null, device: "d2", rule: "rx_offline"})}});
+  out.c1 = [c1.alerts, c1.layout, c1.empty];
+  out.order = m.alertList().map((x) => x.id);
+  const marks = m.alertMarks();
+  out.marks = [[...marks.channels], [...marks.devices]];
+  const c2 = m.patch(3, 2, {alerts: {c: null, w: null, x: {state: "acknowledged"}}});
+  out.after = m.alertList().map((x) => x.id);
+  out.marksAfter = [[...m.alertMarks().channels], [...m.alertMarks().devices]];
+  out.c2 = c2.alerts;
+  out.c3 = m.patch(4, 3, {channels: {}}).alerts;
+  out.merged = new Changes().add(c2).alerts;
+  out.emptyChanges = new Changes().empty;
+  return out;
+}"""
+
+
+def test_model_keeps_alerts_and_tells_the_view(alert_demo: DemoDaemon, open_page: Any) -> None:
+    page = open_page(alert_demo.url + "/")
+    out = page.evaluate(LOGIC)
+    assert out["snapshot"] is True and out["none"] == 0
+    assert out["c1"] == [True, False, False]
+    # open first (critical first), then acknowledged, then resolved; newest first
+    assert out["order"] == ["c", "x", "w", "k", "r"]
+    assert out["marks"] == [[["d/1", "critical"]], [["d2", "warning"]]]
+    assert out["after"] == ["k", "x", "r"]  # removed ones are gone
+    assert out["marksAfter"] == [[["d/1", "acknowledged"]], [["d2", "acknowledged"]]]
+    assert out["c2"] is True and out["c3"] is False and out["merged"] is True
+    assert out["emptyChanges"] is True
