@@ -131,7 +131,7 @@ class Hub:
                     continue
             if c.channels is None and not (q and meter_only):
                 if shared is None:
-                    shared = _encode(seq, base, patch, meter_only)
+                    shared = _encode(seq, base, patch, meter_only, self.store.channels)
                 q.append(_Item(base, seq, None, shared, meter_only))
             else:
                 # kept as a dict while unsent so later meter patches can merge into it
@@ -240,7 +240,8 @@ class Hub:
                     elif c.queue:
                         item = c.queue.popleft()
                         data = item.data if item.data is not None else _encode(
-                            item.seq, item.base, item.patch or {}, item.meter)
+                            item.seq, item.base, item.patch or {}, item.meter,
+                            self.store.channels)
                     else:
                         break
                     await ws.send_frame(data, WSMsgType.TEXT)
@@ -260,5 +261,8 @@ class Hub:
         return encode_snapshot(st.seq, state)
 
 
-def _encode(seq: int, base: int, patch: JSON, meter_only: bool) -> bytes:
-    return encode_meters(seq, base, patch) if meter_only else encode_patch(seq, base, patch)
+def _encode(seq: int, base: int, patch: JSON, meter_only: bool,
+            channels: dict[str, JSON]) -> bytes:
+    if not meter_only:
+        return encode_patch(seq, base, patch)
+    return encode_meters(seq, base, patch, lambda key: (channels.get(key) or {}).get("idx"))

@@ -41,6 +41,8 @@ SCHEMAS: JSON = {
         "properties": {
             "key": {"type": "string"}, "device": {"type": "string"},
             "number": {"type": "integer"}, "name": _nullable_str,
+            "idx": {"type": "integer", "description": "names the channel in compact "
+                    "websocket meter messages; stable while the daemon runs"},
             "frequency_khz": _nullable_int, "group_channel": _nullable_str,
             "status": {"enum": ["GOOD", "REPLACE", "CRITICAL", "PREV_GOOD", "PREV_REPLACE",
                                 "PREV_CRITICAL", "TX_OFF", "RX_OFFLINE", "AUDIO_PEAK",

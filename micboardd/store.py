@@ -145,6 +145,7 @@ class Store:
         self._loop = loop
         self._split_cache: dict[str, tuple[str, ...]] = {}
         self._meter_latest: dict[str, JSON] = {}
+        self._next_idx = 0
         self.stats = Stats()
         self.config = config
         self.meter_interval = config.http.meter_interval_ms / 1000
@@ -231,6 +232,12 @@ class Store:
             self._pending_meter.get("channels", {}).pop(key, None)
             self._meter_latest.pop(key, None)
 
+    def _new_idx(self) -> int:
+        """A small number naming a channel for the life of this process (never reused):
+        compact meter messages refer to channels by it."""
+        self._next_idx += 1
+        return self._next_idx
+
     def put_remote(self, device_id: str, device: JSON | None, channels: dict[str, JSON]) -> None:
         """Set a device that no link owns (another site's, through MQTT) with exactly
         ``channels`` (key -> channel object), or with ``device`` None remove it. Its id
@@ -248,6 +255,7 @@ class Store:
                     self._pend(self._pending, ("channels",), {key: None})
         for key, ch in channels.items():
             cur = self.channels.get(key)
+            ch = {**ch, "idx": cur["idx"] if cur is not None else self._new_idx()}
             if cur is None:
                 self.channels[key] = copy.deepcopy(ch)
                 self._pend(self._pending, ("channels",), {key: copy.deepcopy(ch)})
@@ -282,6 +290,7 @@ class Store:
         ch = self.channels.get(key)
         if ch is None:
             ch = empty_channel(device_id, n)
+            ch["idx"] = self._new_idx()
             ch["status"] = self._derive_status(ch, _ChannelMeta(), 0.0, device_id)
             self.channels[key] = ch
             self._meta[key] = _ChannelMeta()

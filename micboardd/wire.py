@@ -5,17 +5,19 @@ levels: most of the traffic) travel in a compact form that expands to exactly th
 merge patch::
 
     {"type": "meters", "seq": M, "base": N,
-     "m": {"rx-stage-left/1": [mask, v, v, ...]},      # meter fields of each channel
+     "m": [idx, mask, v, v, ..., idx, mask, v, ...],   # meter fields of each channel
      "patch": {...}}                                    # anything else, as a merge patch
 
-Bit ``i`` of ``mask`` says that ``METER_FIELDS[i]`` changed, and its value follows in
-field order. A ``null`` value means unknown, as everywhere. The snapshot carries
-``meter_fields`` so a client never hard-codes the order. This makes a changed channel's
-meters about 35 bytes instead of 110 (see docs/benchmarks.md).
+``idx`` is the channel's ``idx`` field (a small number the store gives each channel for
+the life of the process). Bit ``i`` of ``mask`` says that ``METER_FIELDS[i]`` changed,
+and its value follows in field order. A ``null`` value means unknown, as everywhere. The
+snapshot carries ``meter_fields`` so a client never hard-codes the order. A changed
+channel's meters take about 20 bytes this way instead of 110 (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -65,14 +67,15 @@ def _split(node: JSON, section: str, fields: tuple[tuple[int, str], ...],
     return rest
 
 
-def encode_meters(seq: int, base: int, patch: JSON) -> bytes:
-    """A meter-only patch in the compact form (falls back to a plain patch when the
-    patch holds no meter fields)."""
-    m: JSON = {}
+def encode_meters(seq: int, base: int, patch: JSON, idx_of: Callable[[str], int | None]
+                  ) -> bytes:
+    """A meter-only patch in the compact form (a plain patch when it holds no meters)."""
+    m: list[Any] = []
     rest: JSON = {k: v for k, v in patch.items() if k != "channels"}
     other: JSON = {}
     for key, node in (patch.get("channels") or {}).items():
-        if not isinstance(node, dict):
+        idx = idx_of(key) if isinstance(node, dict) else None
+        if idx is None or not isinstance(node, dict):
             other[key] = node
             continue
         found: list[tuple[int, Any]] = []
@@ -91,12 +94,11 @@ def encode_meters(seq: int, base: int, patch: JSON) -> bytes:
         if found:
             found.sort()
             mask = 0
-            arr: list[Any] = [0]
-            for i, v in found:
+            for i, _ in found:
                 mask |= 1 << i
-                arr.append(v)
-            arr[0] = mask
-            m[key] = arr
+            m.append(idx)
+            m.append(mask)
+            m.extend(v for _, v in found)
         if left:
             other[key] = left
     if not m:
@@ -109,22 +111,26 @@ def encode_meters(seq: int, base: int, patch: JSON) -> bytes:
     return orjson.dumps(msg)
 
 
-def expand_meters(msg: JSON) -> JSON:
-    """The merge patch a "meters" message stands for (what a client applies)."""
+def expand_meters(msg: JSON, key_of: Mapping[int, str]) -> JSON:
+    """The merge patch a "meters" message stands for (what a client applies).
+    ``key_of`` maps each channel's ``idx`` to its key."""
     patch: JSON = dict(msg.get("patch") or {})
     chans: JSON = dict(patch.get("channels") or {})
-    for key, arr in msg.get("m", {}).items():
-        mask = arr[0]
+    m = msg.get("m", [])
+    pos = 0
+    while pos < len(m):
+        key = key_of[m[pos]]
+        mask = m[pos + 1]
+        pos += 2
         node = chans.get(key)
         node = dict(node) if isinstance(node, dict) else {}
-        j = 1
         for i, (section, name) in enumerate(METER_FIELDS):
             if mask & (1 << i):
                 sec = node.get(section)
                 if not isinstance(sec, dict):
                     sec = node[section] = {}
-                sec[name] = arr[j]
-                j += 1
+                sec[name] = m[pos]
+                pos += 1
         chans[key] = node
     if chans:
         patch["channels"] = chans

@@ -73,7 +73,8 @@ class Mirror:
             if msg["base"] != self.seq:
                 self.gaps += 1
                 return
-            patch = msg["patch"] if msg["type"] == "patch" else expand_meters(msg)
+            patch = msg["patch"] if msg["type"] == "patch" else expand_meters(
+                msg, {c["idx"]: k for k, c in self.state.get("channels", {}).items()})
             merge_into(self.state, patch)
             self.seq = msg["seq"]
             self.patches += 1

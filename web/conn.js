@@ -1,4 +1,4 @@
-import { expandMeters } from "./state.js";
+import { channelIndex, expandMeters } from "./state.js";
 // The /ws link to the daemon: snapshot then merge patches, resync on a gap, ping to
 // notice a dead link, reconnect by itself with capped exponential backoff and jitter.
 
@@ -108,6 +108,7 @@ export class Connection {
     if (msg.type === "snapshot") {
       this.stats.snapshots++;
       if (Array.isArray(msg.meter_fields)) this.meterFields = msg.meter_fields;
+      this.idx = null; // channel idx -> key, rebuilt from the new state on demand
       const changes = this.model.snapshot(msg.seq, msg.state);
       this.attempt = 0;
       this.downSince = null;
@@ -121,7 +122,20 @@ export class Connection {
         return;
       }
       // "meters" is the compact form of a meter-only merge patch (micboardd/wire.py)
-      const patch = msg.type === "patch" ? msg.patch : expandMeters(msg, this.meterFields);
+      let patch = msg.patch;
+      if (msg.type === "meters") {
+        // channels are named by their idx; a channel added since we last looked is
+        // found by rebuilding the index once
+        const keyOf = (idx) => {
+          if (!this.idx || !this.idx.has(idx)) this.idx = channelIndex(this.model.state);
+          return this.idx.get(idx);
+        };
+        patch = expandMeters(msg, this.meterFields, keyOf);
+        if (patch === null) {
+          this.resync();
+          return;
+        }
+      }
       const changes = this.model.patch(msg.seq, msg.base, patch);
       if (changes === null) {
         this.resync();

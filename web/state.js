@@ -261,26 +261,40 @@ export function groupKeys(groups) {
 }
 
 /**
- * The merge patch a compact "meters" message stands for: `m` maps a channel key to
- * [mask, values...], bit i of mask meaning meterFields[i] ("rf.level_pct", ...) changed.
+ * The merge patch a compact "meters" message stands for. `m` is a flat array
+ * [idx, mask, values..., idx, mask, values...]: idx is a channel's `idx` field, bit i of
+ * mask means meterFields[i] ("rf.level_pct", ...) changed (micboardd/wire.py).
+ * `keyOf(idx)` gives the channel key; returns null if an idx is unknown (resync).
  */
-export function expandMeters(msg, meterFields) {
+export function expandMeters(msg, meterFields, keyOf) {
   const patch = Object.assign({}, msg.patch || {});
   const chans = Object.assign({}, patch.channels || {});
-  for (const key of Object.keys(msg.m || {})) {
-    const arr = msg.m[key];
-    const mask = arr[0];
+  const m = msg.m || [];
+  let pos = 0;
+  while (pos < m.length) {
+    const key = keyOf(m[pos]);
+    if (key === undefined || key === null) return null;
+    const mask = m[pos + 1];
+    pos += 2;
     const node = Object.assign({}, chans[key] || {});
-    let j = 1;
     for (let i = 0; i < meterFields.length; i++) {
       if (mask & (1 << i)) {
         const [section, name] = meterFields[i].split(".");
         node[section] = Object.assign({}, node[section] || {});
-        node[section][name] = arr[j++];
+        node[section][name] = m[pos++];
       }
     }
     chans[key] = node;
   }
   if (Object.keys(chans).length) patch.channels = chans;
   return patch;
+}
+
+/** idx -> channel key for the channels in `state`. */
+export function channelIndex(state) {
+  const map = new Map();
+  for (const [key, ch] of Object.entries((state && state.channels) || {})) {
+    if (ch && typeof ch.idx === "number") map.set(ch.idx, key);
+  }
+  return map;
 }

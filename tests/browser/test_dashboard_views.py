@@ -130,8 +130,9 @@ LOGIC = """async () => {
     {...ctx, connected: false}).stale;
   out.label = splitLabel(" HH03 / Pastor Mike ");
   out.meters = expandMeters({type: "meters", seq: 3, base: 2,
-    m: {"d/1": [0b10110, 80, -40, 55]}, patch: {devices: {d: {last_seen: 5}}}},
-    ["rf.antennas", "rf.level_pct", "rf.rssi_dbm", "rf.quality", "audio.level_pct"]);
+    m: [7, 0b10110, 80, -40, 55], patch: {devices: {d: {last_seen: 5}}}},
+    ["rf.antennas", "rf.level_pct", "rf.rssi_dbm", "rf.quality", "audio.level_pct"],
+    (idx) => ({7: "d/1"})[idx]);
   out.freq = [fmtFrequency(578350), fmtFrequency(null)];
   out.minutes = [fmtMinutes(125), fmtMinutes(0), fmtMinutes(null),
     fmtMinutes(null, "calculating")];
