@@ -5,10 +5,10 @@ emits RFC 7396 merge patches with a monotonically increasing ``seq`` to its subs
 (websocket hub, history writer, alert engine, MQTT bridge). Nothing else mutates state.
 
 Patches are batched: every change made in one turn of the event loop becomes one patch
-(``seq`` + 1) delivered on the next turn. Meter-only changes (RF and audio levels) are
-held for ``meter_interval`` and then go out together, so ten thousand SAMPLE frames a
-second become ten patches a second. A non-meter change flushes whatever meters are
-pending with it, so every patch is still a complete step from the previous ``seq``.
+(``seq`` + 1) delivered on the next turn. Meter changes (RF and audio levels) keep only
+their latest values and go out together once per ``meter_interval`` as a meter-only
+patch, so ten thousand SAMPLE frames a second become ten patches a second, and a name
+or battery change never waits for them.
 """
 
 from __future__ import annotations
@@ -535,11 +535,27 @@ class Store:
     def _schedule(self) -> None:
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            self._get_loop().call_soon(self.flush)
+            self._get_loop().call_soon(self._flush_changes)
 
     def _schedule_meter(self) -> None:
-        if self._meter_timer is None and not self._flush_scheduled:
-            self._meter_timer = self._get_loop().call_later(self.meter_interval, self.flush)
+        if self._meter_timer is None:
+            self._meter_timer = self._get_loop().call_later(self.meter_interval,
+                                                            self._flush_meters)
+
+    def _flush_changes(self) -> None:
+        """Next loop turn after a change: emit it without waiting for the meters."""
+        self._flush_scheduled = False
+        if self._pending:
+            patch, self._pending = self._pending, {}
+            self._emit(patch, False)
+
+    def _flush_meters(self) -> None:
+        """Every meter interval: the meters that changed, as one meter-only patch."""
+        self._meter_timer = None
+        self._apply_meters()
+        if self._pending_meter:
+            patch, self._pending_meter = self._pending_meter, {}
+            self._emit(patch, True)
 
     def _get_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
@@ -547,7 +563,7 @@ class Store:
         return self._loop
 
     def flush(self) -> None:
-        """Emit everything pending as one patch (meters included)."""
+        """Emit everything pending now as one patch, meters included (shutdown, tests)."""
         self._flush_scheduled = False
         if self._meter_timer is not None:
             self._meter_timer.cancel()
@@ -563,6 +579,9 @@ class Store:
             patch = merge_patches(meter, patch) if patch else meter
         self._pending = {}
         self._pending_meter = {}
+        self._emit(patch, meter_only)
+
+    def _emit(self, patch: JSON, meter_only: bool) -> None:
         self.seq += 1
         self.stats.patches += 1
         if meter_only:
