@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 from collections import deque
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,23 +24,30 @@ import orjson
 import structlog
 from aiohttp import WSMsgType, web
 
-from micboardd.store import JSON, Store, merge_patches
-from micboardd.wire import encode_meters, encode_patch, encode_snapshot
+from micboardd.store import JSON, Store
+from micboardd.wire import METER_FIELDS, encode_meters, encode_patch, encode_snapshot
 
 log = structlog.get_logger("micboardd.hub")
 
 MAX_QUEUE = 64
+_RF_METERS = tuple(n for s, n in METER_FIELDS if s == "rf")
+_AUDIO_METERS = tuple(n for s, n in METER_FIELDS if s == "audio")
 MAX_CLIENT_MESSAGE = 64 * 1024
 
 
 @dataclass(slots=True)
 class _Item:
+    """One message owed to a client: shared bytes (the common case), a client-filtered
+    patch, or, for meters it fell behind on, the channels whose current meters it needs."""
+
     base: int
     seq: int
-    patch: JSON | None  # None once serialized from a shared patch
-    data: bytes | None
-    meter: bool
-    owned: bool = False  # patch is this client's own copy (safe to merge into)
+    data: bytes | None = None  # shared, encoded once for every client
+    patch: JSON | None = None  # this client's own (filtered) patch
+    meter: bool = False
+    keys: AbstractSet[str] = frozenset()  # meter items: channels touched
+    devices: AbstractSet[str] = frozenset()  # meter items: devices whose last_seen moved
+    coalesced: bool = False  # sent as current meters of ``keys`` (built at send time)
 
 
 @dataclass(eq=False, slots=True)
@@ -95,48 +102,74 @@ class Hub:
     # -- store -> clients -------------------------------------------------------------
 
     def on_patch(self, seq: int, patch: JSON, meter_only: bool) -> None:
+        """Queue one store patch for every client. Each patch is encoded once and the
+        same bytes go to every client that is keeping up; nothing here is per-client
+        work in proportion to the patch size."""
         if not self.clients:
             return
         shared: bytes | None = None
         base = seq - 1
+        keys: frozenset[str] = frozenset()
+        devices: frozenset[str] = frozenset()
+        if meter_only:
+            keys = frozenset(patch.get("channels") or ())
+            devices = frozenset(patch.get("devices") or ())
         for c in self.clients:
             if c.resync:
                 continue  # a snapshot is coming; it will include this
             q = c.queue
-            p = patch
-            if c.channels is not None:
-                p = _filter(patch, c.channels)
-                if not p:
-                    # nothing for this client, but the seq chain moves on: send an empty
-                    # patch so the client's base stays valid
-                    p = {}
-            if q:
+            if meter_only and q and q[-1].meter:
+                # still owes the previous meters: latest value wins. Remember which
+                # channels changed; their current values are read when it is sent.
                 last = q[-1]
-                if meter_only and last.meter and last.patch is not None and last.data is None:
-                    # coalesce: one fresher meter patch instead of two
-                    if not last.owned:
-                        last.patch = copy.deepcopy(last.patch)
-                        last.owned = True
-                    merge_patches(last.patch, p)
-                    last.seq = seq
-                    c.coalesced += 1
-                    self.stats.coalesced += 1
-                    continue
-                if len(q) >= self.max_queue:
-                    q.clear()
-                    c.resync = True
-                    c.resyncs += 1
-                    self.stats.queue_drops += 1
-                    c.wake.set()
-                    continue
-            if c.channels is None and not (q and meter_only):
+                if not isinstance(last.keys, set):  # shared until now: take a copy
+                    last.keys = set(last.keys)
+                if not isinstance(last.devices, set):
+                    last.devices = set(last.devices)
+                last.keys.update(keys)
+                last.devices.update(devices)
+                last.coalesced = True
+                last.seq = seq
+                last.data = last.patch = None
+                c.coalesced += 1
+                self.stats.coalesced += 1
+                continue
+            if len(q) >= self.max_queue:
+                q.clear()
+                c.resync = True
+                c.resyncs += 1
+                self.stats.queue_drops += 1
+                c.wake.set()
+                continue
+            if c.channels is None:
                 if shared is None:
                     shared = _encode(seq, base, patch, meter_only, self.store.channels)
-                q.append(_Item(base, seq, None, shared, meter_only))
+                q.append(_Item(base, seq, data=shared, meter=meter_only, keys=keys,
+                               devices=devices))
+            elif meter_only:
+                q.append(_Item(base, seq, meter=True, keys=keys & c.channels,
+                               devices=devices, coalesced=True))
             else:
-                # kept as a dict while unsent so later meter patches can merge into it
-                q.append(_Item(base, seq, p, None, meter_only, owned=p is not patch))
+                q.append(_Item(base, seq, patch=_filter(patch, c.channels)))
             c.wake.set()
+
+    def _current_meters(self, item: _Item, channels: frozenset[str] | None) -> JSON:
+        """The meters of ``item.keys`` (and last_seen of its devices) as they are now."""
+        st = self.store
+        chans: JSON = {}
+        for key in item.keys:
+            ch = st.channels.get(key)
+            if ch is None or (channels is not None and key not in channels):
+                continue
+            rf, au = ch["rf"], ch["audio"]
+            chans[key] = {"rf": {n: rf[n] for n in _RF_METERS},
+                          "audio": {n: au[n] for n in _AUDIO_METERS}}
+        patch: JSON = {"channels": chans} if chans else {}
+        devs = {d: {"last_seen": st.devices[d]["last_seen"]} for d in item.devices
+                if d in st.devices}
+        if devs:
+            patch["devices"] = devs
+        return patch
 
     def snapshot_bytes(self) -> bytes:
         return encode_snapshot(self.store.seq, self.store.state())
@@ -239,9 +272,14 @@ class Hub:
                         data = self._snapshot_for(c)
                     elif c.queue:
                         item = c.queue.popleft()
-                        data = item.data if item.data is not None else _encode(
-                            item.seq, item.base, item.patch or {}, item.meter,
-                            self.store.channels)
+                        if item.data is not None:
+                            data = item.data
+                        else:
+                            patch = item.patch
+                            if item.coalesced:
+                                patch = self._current_meters(item, c.channels)
+                            data = _encode(item.seq, item.base, patch or {}, item.meter,
+                                           self.store.channels)
                     else:
                         break
                     await ws.send_frame(data, WSMsgType.TEXT)
