@@ -25,13 +25,11 @@ import structlog
 from aiohttp import WSMsgType, web
 
 from micboardd.store import JSON, Store
-from micboardd.wire import METER_FIELDS, encode_meters, encode_patch, encode_snapshot
+from micboardd.wire import PACED_FIELDS, encode_meters, encode_patch, encode_snapshot
 
 log = structlog.get_logger("micboardd.hub")
 
 MAX_QUEUE = 64
-_RF_METERS = tuple(n for s, n in METER_FIELDS if s == "rf")
-_AUDIO_METERS = tuple(n for s, n in METER_FIELDS if s == "audio")
 MAX_CLIENT_MESSAGE = 64 * 1024
 
 
@@ -154,16 +152,21 @@ class Hub:
             c.wake.set()
 
     def _current_meters(self, item: _Item, channels: frozenset[str] | None) -> JSON:
-        """The meters of ``item.keys`` (and last_seen of its devices) as they are now."""
+        """Every paced field of ``item.keys`` (and last_seen of its devices) as it is
+        now: what the meter patches the client fell behind on add up to."""
         st = self.store
         chans: JSON = {}
         for key in item.keys:
             ch = st.channels.get(key)
             if ch is None or (channels is not None and key not in channels):
                 continue
-            rf, au = ch["rf"], ch["audio"]
-            chans[key] = {"rf": {n: rf[n] for n in _RF_METERS},
-                          "audio": {n: au[n] for n in _AUDIO_METERS}}
+            node: JSON = {}
+            for section, name in PACED_FIELDS:
+                if section:
+                    node.setdefault(section, {})[name] = ch[section][name]
+                else:
+                    node[name] = ch[name]
+            chans[key] = node
         patch: JSON = {"channels": chans} if chans else {}
         devs = {d: {"last_seen": st.devices[d]["last_seen"]} for d in item.devices
                 if d in st.devices}

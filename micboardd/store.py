@@ -364,7 +364,7 @@ class Store:
 
     def _apply_channel(self, device_id: str, ev: ChannelUpdate, now: float) -> None:
         key = f"{device_id}/{ev.channel}"
-        if ev.meter:
+        if ev.meter or ev.values.keys() <= _PACED:
             # Hot path (ten thousand a second at venue scale): keep the latest values
             # and diff them once per meter interval in _apply_meters.
             latest = self._meter_latest.get(key)
@@ -494,9 +494,16 @@ class Store:
         if ch["audio"]["peak"]:
             meta.peak_until = now + self.config.status.peak_hold_s
         status = self._derive_status(ch, meta, now, ch["device"])
-        if status != ch["status"]:
+        old = ch["status"]
+        if status != old:
             ch["status"] = status
-            self._pend(self._pending, ("channels", key), {"status": status})
+            if "AUDIO_PEAK" in (status, old) and status != "RX_OFFLINE" and old != "RX_OFFLINE":
+                # a peak lighting or going out is meter news: it travels at the meter
+                # pace (hundreds a minute at venue scale), not as a message of its own
+                self._pend(self._pending_meter, ("channels", key), {"status": status})
+                self._schedule_meter()
+            else:
+                self._pend(self._pending, ("channels", key), {"status": status})
 
     def _derive_status(self, ch: JSON, meta: _ChannelMeta, now: float, device_id: str) -> str:
         dev = self.devices.get(device_id)
@@ -596,6 +603,11 @@ class Store:
 
 
 _MISSING = object()
+
+#: Fields that travel at the meter pace although drivers do not call them meters: the
+#: runtime countdown changes once a minute on every transmitter, which at venue scale is
+#: a message a second or more to every browser if each went out on its own.
+_PACED = frozenset({"tx.battery_minutes", "tx.battery_minutes_state"})
 
 
 def _diff_into(cur: JSON, new: JSON) -> JSON:

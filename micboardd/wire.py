@@ -35,6 +35,11 @@ METER_FIELDS: tuple[tuple[str, str], ...] = (
     ("audio", "peak"),
 )
 METER_FIELD_NAMES = [f"{s}.{n}" for s, n in METER_FIELDS]
+#: everything that may travel in a meter-only patch (the store paces these): meters, the
+#: runtime countdown, and a status going to or from AUDIO_PEAK ("" = top level)
+PACED_FIELDS: tuple[tuple[str, str], ...] = (
+    *METER_FIELDS, ("tx", "battery_minutes"), ("tx", "battery_minutes_state"), ("", "status"),
+)
 _RF = tuple((i, n) for i, (s, n) in enumerate(METER_FIELDS) if s == "rf")
 _AUDIO = tuple((i, n) for i, (s, n) in enumerate(METER_FIELDS) if s == "audio")
 

@@ -30,16 +30,22 @@ async def test_keeping_up_clients_share_one_encoding_and_laggards_coalesce() -> 
     hub.clients |= {fast, slow}
     s.set_link("rx", "online")
     await settle(s)
+    # paced non-meter news (runtime countdown, a peak lighting) coalesces the same way
+    s.apply("rx", [ChannelUpdate(2, {"tx.present": True, "tx.battery_bars": 5})])
+    await settle(s)
     fast.queue.clear()
     slow.queue.clear()
     mirror = orjson.loads(orjson.dumps(s.state()))
     base_seq = s.seq
+    s.apply("rx", [ChannelUpdate(2, {"tx.battery_minutes": 99})])
+    s.apply("rx", [ChannelUpdate(2, {"audio.peak": True}, meter=True)])
     for i in range(30):
         s.apply("rx", [ChannelUpdate(1 + i % 4, {"rf.level_pct": i, "audio.level_pct": 2 * i},
                                      meter=True)])
         await settle(s)
         # the fast client's sender would have taken its item by now
         fast.queue.clear()
+    assert s.channels["rx/2"]["status"] == "AUDIO_PEAK"
     # every meter patch was queued for the slow one, but they coalesced into one item
     assert len(slow.queue) == 1
     item = slow.queue[0]
@@ -58,6 +64,8 @@ async def test_keeping_up_clients_share_one_encoding_and_laggards_coalesce() -> 
             assert known(mirror["channels"][f"rx/{n}"][section]) == known(
                 s.channels[f"rx/{n}"][section])
     assert mirror["channels"]["rx/3"]["rf"]["level_pct"] == 26  # the latest value won
+    assert mirror["channels"]["rx/2"]["tx"]["battery_minutes"] == 99
+    assert mirror["channels"]["rx/2"]["status"] == "AUDIO_PEAK"
 
 
 async def test_a_client_that_never_reads_is_dropped_to_a_resync() -> None:
