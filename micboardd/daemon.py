@@ -19,7 +19,7 @@ from aiohttp import web
 from micboardd.config import Config, ConfigError, DeviceConfig, load_config
 from micboardd.drivers import Command, CommandInvalid, CommandUnsupported
 from micboardd.hub import Hub
-from micboardd.link import Link, LinkError
+from micboardd.link import Link, LinkError, LinkTicker
 from micboardd.store import JSON, Store
 
 log = structlog.get_logger("micboardd.daemon")
@@ -38,6 +38,7 @@ class Daemon:
         self.store = Store(config)
         self.hub = Hub(self.store)
         self.links: dict[str, Link] = {}
+        self._ticker = LinkTicker(self.links)
         self.reloads = 0
         self.reload_failures = 0
         self.last_reload_error: str | None = None
@@ -85,12 +86,14 @@ class Daemon:
             self.http_port = int(sock.getsockname()[1])
             break
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        self._ticker.start()
         log.info("started", http=f"http://{self.config.http.host}:{self.http_port}",
                  devices=len(self.links))
 
     async def stop(self) -> None:
         for t in self._tasks:
             t.cancel()
+        self._ticker.stop()
         for stop in reversed(self._stoppers):
             with contextlib.suppress(Exception):
                 await stop()

@@ -102,6 +102,7 @@ class Link:
         self._rx_since_connect = False
         self._waiters: dict[int, asyncio.Future[None]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._session_end: asyncio.Future[None] | None = None
         self._stopping = False
         self._malformed_logged = 0
         self._log = log.bind(device=cfg.id, driver=cfg.driver, peer=f"{cfg.host}:{self.port}")
@@ -183,29 +184,40 @@ class Link:
         self._rx_since_connect = False
         self.driver.connection_made(now)
         self._flush()
-        stale = self.status.stale_s
-        online = False
-        while not proto.lost.done():
-            await asyncio.wait([proto.lost], timeout=CHECK_EVERY)
-            now = loop.time()
-            self.driver.tick(now)
-            self._flush()
-            if self._rx_since_connect:
-                online = True
-                if now - self._last_rx > stale:
-                    self._log.warning("link_stale", silent_s=round(now - self._last_rx, 1))
-                    self._set_state("offline", None)
-                    return online
-            elif now - self._last_rx > stale:
-                if self.driver.transport == "udp":
-                    self._set_state("offline", None)
-                    return online
-                # accepted the connection, never answered: keep trying on this socket
-                self._set_state("silent", type(self.driver).silent_hint)
-        self._set_state("offline", None)
-        if online:
-            self._log.warning("link_lost")
+        self._session_end = proto.lost
+        try:
+            # keepalives and staleness are checked by the shared LinkTicker (one timer
+            # for every link, not one wake-up per link)
+            await proto.lost
+        finally:
+            self._session_end = None
+        online = self._rx_since_connect
+        if self.state != "offline":
+            self._set_state("offline", None)
+            if online:
+                self._log.warning("link_lost")
         return online
+
+    def check(self, now: float) -> None:
+        """Keepalive and stale detection; the LinkTicker calls this four times a second."""
+        end = self._session_end
+        if end is None or end.done():
+            return
+        self.driver.tick(now)
+        self._flush()
+        silent_for = now - self._last_rx
+        if silent_for <= self.status.stale_s:
+            return
+        if self._rx_since_connect:
+            self._log.warning("link_stale", silent_s=round(silent_for, 1))
+            self._set_state("offline", None)
+            end.set_result(None)
+        elif self.driver.transport == "udp":
+            self._set_state("offline", None)
+            end.set_result(None)
+        else:
+            # accepted the connection, never answered: keep trying on this socket
+            self._set_state("silent", type(self.driver).silent_hint)
 
     def _close_transport(self) -> None:
         if self.driver.transport == "udp" and self._transport is not None:
@@ -309,5 +321,33 @@ class Link:
             self._waiters.pop(cmd_id, None)
 
 
+class LinkTicker:
+    """One timer for every link: keepalives and stale checks without a wake-up per link."""
+
+    def __init__(self, links: dict[str, Link], every: float = CHECK_EVERY) -> None:
+        self.links = links
+        self.every = every
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="link-ticker")
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.every)
+            now = loop.time()
+            for link in list(self.links.values()):
+                try:
+                    link.check(now)
+                except Exception:  # one broken link must not stop the others' checks
+                    log.exception("link_check_failed", device=link.id)
+
+
 Clock = Callable[[], float]
-__all__ = ["CommandRefused", "CommandTimeout", "Event", "Link", "LinkDown", "LinkError"]
+__all__ = ["CommandRefused", "CommandTimeout", "Event", "Link", "LinkDown", "LinkError",
+           "LinkTicker"]
