@@ -70,6 +70,7 @@ class Client:
         self.state: JSON = {}
         self.seq = -1
         self.want_snapshot = True
+        self.key_of: dict[int, str] = {}  # channel idx -> key, for "meters" messages
         self.names: dict[str, Any] = {}
         self.bars: dict[str, Any] = {}
         self.obs: list[tuple[int, str, Any, float]] = []  # (kind, channel, value, t)
@@ -130,18 +131,23 @@ class Client:
         else:
             self.meters += 1
             if self.full and expand_meters is not None:
-                key_of = {c["idx"]: k for k, c in self.state.get("channels", {}).items()
-                          if "idx" in c}
-                patch = expand_meters(msg, key_of)
+                patch = expand_meters(msg, self.key_of)
             else:
                 patch = msg.get("patch") or {}  # names and batteries are never meters
         self.seq = msg["seq"]
         chans = patch.get("channels")
         if chans:
             self.scan(chans, t)
+            if self.full:
+                self._index(chans)
         if self.full:
             merge_into(self.state, patch)
         return False
+
+    def _index(self, chans: JSON) -> None:
+        for key, ch in chans.items():
+            if ch is not None and "idx" in ch:
+                self.key_of[ch["idx"]] = key
 
     def snapshot(self, msg: JSON, t: float) -> None:
         first = self.snapshots == 0
@@ -163,6 +169,8 @@ class Client:
             bars[key] = b
         if self.full:
             self.state = state
+            self.key_of = {}
+            self._index(state.get("channels", {}))
         self.got_snapshot.set()
 
     def scan(self, chans: JSON, t: float) -> None:
