@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 JSONValue = Any
@@ -118,7 +118,6 @@ class DriverStats:
 class _Pending:
     cmd_id: int
     key: tuple[int | None, str]
-    sent_at: float = 0.0
 
 
 class Driver(abc.ABC):
@@ -260,13 +259,3 @@ class Driver(abc.ABC):
         self.stats.malformed += 1
         self.stats.last_error = reason
         events.append(ProtocolError(reason, bytes(frame[:200])))
-
-
-@dataclass(frozen=True, slots=True)
-class DriverInfo:
-    """What the registry knows of a family before any connection."""
-
-    family: str
-    cls: type[Driver]
-    simulator: str  # dotted path of the simulator class
-    models: Mapping[str, int] = field(default_factory=dict)  # model -> channel count

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -347,7 +346,5 @@ class LinkTicker:
                 except Exception:  # one broken link must not stop the others' checks
                     log.exception("link_check_failed", device=link.id)
 
-
-Clock = Callable[[], float]
 __all__ = ["CommandRefused", "CommandTimeout", "Event", "Link", "LinkDown", "LinkError",
            "LinkTicker"]

@@ -17,7 +17,7 @@ import asyncio
 import copy
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import structlog
@@ -87,7 +87,6 @@ class Stats:
     meter_patches: int = 0
     events: int = 0
     subscriber_errors: int = 0
-    by_device: dict[str, int] = field(default_factory=dict)
 
 
 def merge_into(target: JSON, patch: JSON) -> None:
