@@ -15,7 +15,8 @@ Every part runs in its own process, all on loopback:
 3. the daemon (``micboardd run --config GENERATED.json``, history off, HTTP on a free
    loopback port learnt through MICBOARDD_PORT_FILE) connects to the same fleet, and
 4. ``--clients`` websocket clients (bench/_wsclients.py, ``--client-procs`` processes)
-   each keep a mirror from snapshot + patches.
+   follow snapshot + patches: by default one full mirror per process (every meter
+   merged) and light clients for the rest (seq chain, names, batteries; ``--mirror``).
 
 After ``--warmup`` seconds the run measures for ``--seconds``: daemon CPU (utime+stime
 from /proc/<pid>/stat, as a percentage of one core and as a multiple of the floor's),
