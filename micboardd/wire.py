@@ -40,8 +40,9 @@ METER_FIELD_NAMES = [f"{s}.{n}" for s, n in METER_FIELDS]
 PACED_FIELDS: tuple[tuple[str, str], ...] = (
     *METER_FIELDS, ("tx", "battery_minutes"), ("tx", "battery_minutes_state"), ("", "status"),
 )
-_RF = tuple((i, n) for i, (s, n) in enumerate(METER_FIELDS) if s == "rf")
-_AUDIO = tuple((i, n) for i, (s, n) in enumerate(METER_FIELDS) if s == "audio")
+#: field name -> bit in the mask, per section (looked up for every meter of every channel)
+_RF = {n: i for i, (s, n) in enumerate(METER_FIELDS) if s == "rf"}
+_AUDIO = {n: i for i, (s, n) in enumerate(METER_FIELDS) if s == "audio"}
 
 
 def encode_snapshot(seq: int, state: JSON) -> bytes:
@@ -53,7 +54,7 @@ def encode_patch(seq: int, base: int, patch: JSON) -> bytes:
     return orjson.dumps({"type": "patch", "seq": seq, "base": base, "patch": patch})
 
 
-def _split(node: JSON, section: str, fields: tuple[tuple[int, str], ...],
+def _split(node: JSON, section: str, fields: dict[str, int],
            found: list[tuple[int, Any]]) -> JSON | None:
     """Take the meter fields out of one section of a channel patch; returns what is left
     of the section (None when nothing is)."""
@@ -62,7 +63,7 @@ def _split(node: JSON, section: str, fields: tuple[tuple[int, str], ...],
         return sec
     rest = None
     for name, value in sec.items():
-        idx = next((i for i, n in fields if n == name), None)
+        idx = fields.get(name)
         if idx is None:
             if rest is None:
                 rest = {}
