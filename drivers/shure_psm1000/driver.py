@@ -24,6 +24,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import ClassVar, assert_never
 
+from micboardd.drivers._shure.props import group_chan
 from micboardd.drivers._shure.protocol import (
     PropHandler,
     ShureDriver,
@@ -38,7 +39,6 @@ from micboardd.drivers._shure.protocol import (
     text,
 )
 from micboardd.drivers.base import ChannelUpdate, Command, Event
-from micboardd.drivers.shure_ulxd.driver import group_chan
 
 #: AUDIO_IN_LVL_L/_R at or above the n-th threshold is bucket n (0..8)
 LEVEL_THRESHOLDS = (10272, 23728, 85488, 246260, 641928, 1588744, 2157767, 2502970)

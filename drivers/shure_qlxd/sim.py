@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from micboardd.drivers.shure_ulxd.sim import ULXDSimulator
+from micboardd.drivers._shure.ulx_sim import UlxSimulator
 
 
-class QLXDSimulator(ULXDSimulator):
-    """A QLXD4: the ULX-D simulator with one channel, QLX-D transmitters and no audio
+class QLXDSimulator(UlxSimulator):
+    """A QLXD4: the ULX-D parameter list with one channel, QLX-D transmitters and no audio
     mute (``SET n AUDIO_MUTE`` is answered ``REP ERR``)."""
 
     family = "shure-qlxd"
     models: ClassVar[dict[str, int]] = {"QLXD4": 1}
     default_model = "QLXD4"
-    SETTABLE = ULXDSimulator.SETTABLE - {"AUDIO_MUTE"}
+    SETTABLE = UlxSimulator.SETTABLE - {"AUDIO_MUTE"}
     TX_MODELS: ClassVar[tuple[str, ...]] = ("QLXD2", "QLXD1")
     #: ULX-D device properties a single-channel QLXD4 has no use for
     _NOT_ON_QLXD: ClassVar[tuple[str, ...]] = (

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import ClassVar, assert_never
 
+from micboardd.drivers._shure.props import group_chan, rf_int, tx_type
 from micboardd.drivers._shure.protocol import (
     PropHandler,
     ProtocolViolation,
@@ -38,10 +39,9 @@ from micboardd.drivers._shure.protocol import (
     rf_pct_from_dbm,
     runtime_values,
 )
+from micboardd.drivers._shure.ulx import CHANNEL_PROPS as ULX_CHANNEL_PROPS
+from micboardd.drivers._shure.ulx import DEVICE_PROPS as ULX_DEVICE_PROPS
 from micboardd.drivers.base import Command, Event
-from micboardd.drivers.shure_ulxd.driver import CHANNEL_PROPS as ULXD_CHANNEL_PROPS
-from micboardd.drivers.shure_ulxd.driver import DEVICE_PROPS as ULXD_DEVICE_PROPS
-from micboardd.drivers.shure_ulxd.driver import group_chan, rf_int, tx_type
 
 #: The wire has no overload flag for SLX-D: a peak within 1 dB of full scale lights the
 #: peak indicator (our choice, the nearest thing to ULX-D's "meter pinned at full scale").
@@ -98,9 +98,9 @@ def _ignore(args: list[str]) -> Values:
 
 
 CHANNEL_PROPS: dict[str, PropHandler] = {
-    "CHAN_NAME": ULXD_CHANNEL_PROPS["CHAN_NAME"],
-    "FREQUENCY": ULXD_CHANNEL_PROPS["FREQUENCY"],  # 6 or 7 digits alike
-    "AUDIO_GAIN": ULXD_CHANNEL_PROPS["AUDIO_GAIN"],  # dB = v - 18 (assumed, see above)
+    "CHAN_NAME": ULX_CHANNEL_PROPS["CHAN_NAME"],
+    "FREQUENCY": ULX_CHANNEL_PROPS["FREQUENCY"],  # 6 or 7 digits alike
+    "AUDIO_GAIN": ULX_CHANNEL_PROPS["AUDIO_GAIN"],  # dB = v - 18 (assumed, see above)
     "GROUP_CHANNEL": group_chan,
     "TX_TYPE": tx_type,
     "TX_MODEL": tx_type,
@@ -122,9 +122,9 @@ CHANNEL_PROPS: dict[str, PropHandler] = {
 }
 
 DEVICE_PROPS: dict[str, PropHandler] = {
-    "MODEL": ULXD_DEVICE_PROPS["MODEL"],
-    "FW_VER": ULXD_DEVICE_PROPS["FW_VER"],
-    "DEVICE_ID": ULXD_DEVICE_PROPS["DEVICE_ID"],
+    "MODEL": ULX_DEVICE_PROPS["MODEL"],
+    "FW_VER": ULX_DEVICE_PROPS["FW_VER"],
+    "DEVICE_ID": ULX_DEVICE_PROPS["DEVICE_ID"],
     "FLASH": _ignore,
     "RF_BAND": _ignore,
     "LOCK_STATUS": _ignore,  # the receiver's front panel lock, not the transmitter's
