@@ -38,7 +38,7 @@ import websockets
 from _vkit import use_uvloop
 
 try:  # the compact meter message (micboardd.wire); expanded the daemon's own way
-    from micboardd.wire import expand_meters
+    from micboardd.server.wire import expand_meters
 except ImportError:  # an older daemon has no such message
     expand_meters = None
 

@@ -50,7 +50,7 @@ from micboardd.history import (  # noqa: E402
     read,
     resolve_metrics,
 )
-from micboardd.store import Store  # noqa: E402
+from micboardd.state import Store  # noqa: E402
 
 
 class Clock:

@@ -392,6 +392,99 @@ def summarize_collapsed(path: Path, top: int = 25) -> list[tuple[str, int, int, 
 # -- the run --------------------------------------------------------------------------
 
 
+def expected_frames_per_s(devices: list[dict[str, Any]], meter_rate_ms: int) -> float:
+    """Meter frames a second the fleet should send (PSM1000s send none)."""
+    expected = 0.0
+    for d in devices:
+        n = len(d["simulate"]["names"])
+        if d["driver"] == "shure-uhfr":  # METER interval in 30 ms units
+            expected += n * 1000 / (30 * max(1, round(meter_rate_ms / 30)))
+        elif d["driver"] != "shure-psm1000":
+            expected += n * 1000 / meter_rate_ms
+    return expected
+
+
+async def measure_floor(args: argparse.Namespace, procs: Procs, cfg_path: Path,
+                        n_devices: int, fleet_stats: list[Path], fleet_pids: list[int]
+                        ) -> dict[str, Any]:
+    """The floor alone: a loop that only reads the same sockets and splits frames."""
+    tmp = cfg_path.parent
+    floor: dict[str, Any] = {"mode": "sequential (floor first, alone; then the daemon)"}
+    if args.floor_seconds > 0:
+        f_stats, f_ready = tmp / "floor.stats", tmp / "floor.ready"
+        fp = procs.start("floor", [PY, str(HERE / "floor.py"), "--config", str(cfg_path),
+                                   "--stats", str(f_stats), "--ready", str(f_ready)])
+        await wait_files([f_ready], 30 + n_devices / 20, procs, "floor", ("floor",))
+        await asyncio.sleep(min(args.warmup, 2.0))
+        c0, fl0, fr0 = cpu_of([fp.pid]), counter_now(f_stats), fleet_frames(fleet_stats)
+        fc0 = cpu_of(fleet_pids)
+        await asyncio.sleep(args.floor_seconds)
+        c1, fl1, fr1 = cpu_of([fp.pid]), counter_now(f_stats), fleet_frames(fleet_stats)
+        fc1 = cpu_of(fleet_pids)
+        procs.check("floor")
+        assert fl0 is not None and fl1 is not None
+        dt = fl1[0] - fl0[0]
+        floor.update(
+            seconds=round(dt, 2),
+            cpu_pct=round((c1 - c0) / dt * 100, 2),
+            frames_per_s=round((fl1[1] - fl0[1]) / dt, 1),
+            fleet_frames_per_s=round((fr1[1] - fr0[1]) / (fr1[0] - fr0[0]), 1),
+            fleet_cpu_pct=round((fc1 - fc0) / dt * 100, 1),
+        )
+        procs.stop("floor")
+        print(f"floor: {floor['cpu_pct']} % CPU for {floor['frames_per_s']:.0f} frames/s "
+              f"(fleet sent {floor['fleet_frames_per_s']:.0f}/s at "
+              f"{floor['fleet_cpu_pct']} % CPU)", flush=True)
+        await asyncio.sleep(0.5)
+    return floor
+
+
+async def start_daemon(args: argparse.Namespace, tmp: Path, procs: Procs, cfg_path: Path,
+                       n_devices: int) -> tuple[subprocess.Popen[bytes], int]:
+    """The daemon under test, once every link is online: (process, HTTP port)."""
+    port_file = tmp / "daemon.port"
+    if args.daemon_cmd:
+        dcmd = shlex.split(args.daemon_cmd)
+    elif (Path(PY).parent / "micboardd").exists():
+        dcmd = [str(Path(PY).parent / "micboardd")]
+    else:
+        dcmd = [PY, "-m", "micboardd.cli"]
+    dp = procs.start("daemon", [*dcmd, "run", "--config", str(cfg_path)],
+                     env={"MICBOARDD_PORT_FILE": str(port_file)})
+    await wait_files([port_file], 60, procs, "daemon", ("daemon",))
+    port = int(port_file.read_text())
+    deadline = time.monotonic() + 30 + n_devices / 20
+    while True:
+        procs.check("daemon")
+        m = metric_sums(http_get(port, "/metrics").decode())
+        if m.get("micboardd_link_up", 0) >= n_devices:
+            break
+        if time.monotonic() > deadline:
+            raise BenchError(f"only {m.get('micboardd_link_up', 0):.0f} of {n_devices} "
+                             "links online")
+        await asyncio.sleep(0.5)
+    print(f"daemon: pid {dp.pid}, http 127.0.0.1:{port}, {n_devices} links online",
+          flush=True)
+    return dp, port
+
+
+def read_daemon_log(path: Path) -> tuple[str | None, Counter[str], Counter[str]]:
+    """(event loop in use, lines per level, warnings and errors per event)."""
+    daemon_loop = None
+    log_levels: Counter[str] = Counter()
+    log_events: Counter[str] = Counter()
+    for line in path.read_text(errors="replace").splitlines():
+        with contextlib.suppress(orjson.JSONDecodeError, AttributeError):
+            rec = orjson.loads(line)
+            lvl = rec.get("level", "?")
+            if rec.get("event") == "starting":
+                daemon_loop = rec.get("loop")
+            log_levels[lvl] += 1
+            if lvl in ("warning", "error", "critical"):
+                log_events[f"{lvl}:{rec.get('event')}"] += 1
+    return daemon_loop, log_levels, log_events
+
+
 async def run(args: argparse.Namespace, tmp: Path, procs: Procs) -> dict[str, Any]:
     mach = machine()
     mach["daemon_commit"] = daemon_source()
@@ -409,13 +502,7 @@ async def run(args: argparse.Namespace, tmp: Path, procs: Procs) -> dict[str, An
     net = args.net if args.net is not None else pick_net(n_dev)
     devices = fleet_devices(args.channels, fams, net=net, meter_rate_ms=args.meter_rate_ms)
     by_family = Counter(d["driver"].removeprefix("shure-") for d in devices)
-    expected = 0.0
-    for d in devices:
-        n = len(d["simulate"]["names"])
-        if d["driver"] == "shure-uhfr":  # METER interval in 30 ms units
-            expected += n * 1000 / (30 * max(1, round(args.meter_rate_ms / 30)))
-        elif d["driver"] != "shure-psm1000":
-            expected += n * 1000 / args.meter_rate_ms
+    expected = expected_frames_per_s(devices, args.meter_rate_ms)
     config = {
         "devices": devices,
         "http": {"host": "127.0.0.1", "port": 0,
@@ -443,58 +530,10 @@ async def run(args: argparse.Namespace, tmp: Path, procs: Procs) -> dict[str, An
     fleet_pids = [procs.running[n].pid for n in fleet_names]
 
     # 2. floor, alone
-    floor: dict[str, Any] = {"mode": "sequential (floor first, alone; then the daemon)"}
-    if args.floor_seconds > 0:
-        f_stats, f_ready = tmp / "floor.stats", tmp / "floor.ready"
-        fp = procs.start("floor", [PY, str(HERE / "floor.py"), "--config", str(cfg_path),
-                                   "--stats", str(f_stats), "--ready", str(f_ready)])
-        await wait_files([f_ready], 30 + len(devices) / 20, procs, "floor", ("floor",))
-        await asyncio.sleep(min(args.warmup, 2.0))
-        c0, fl0, fr0 = cpu_of([fp.pid]), counter_now(f_stats), fleet_frames(fleet_stats)
-        fc0 = cpu_of(fleet_pids)
-        await asyncio.sleep(args.floor_seconds)
-        c1, fl1, fr1 = cpu_of([fp.pid]), counter_now(f_stats), fleet_frames(fleet_stats)
-        fc1 = cpu_of(fleet_pids)
-        procs.check("floor")
-        assert fl0 is not None and fl1 is not None
-        dt = fl1[0] - fl0[0]
-        floor.update(
-            seconds=round(dt, 2),
-            cpu_pct=round((c1 - c0) / dt * 100, 2),
-            frames_per_s=round((fl1[1] - fl0[1]) / dt, 1),
-            fleet_frames_per_s=round((fr1[1] - fr0[1]) / (fr1[0] - fr0[0]), 1),
-            fleet_cpu_pct=round((fc1 - fc0) / dt * 100, 1),
-        )
-        procs.stop("floor")
-        print(f"floor: {floor['cpu_pct']} % CPU for {floor['frames_per_s']:.0f} frames/s "
-              f"(fleet sent {floor['fleet_frames_per_s']:.0f}/s at "
-              f"{floor['fleet_cpu_pct']} % CPU)", flush=True)
-        await asyncio.sleep(0.5)
+    floor = await measure_floor(args, procs, cfg_path, len(devices), fleet_stats, fleet_pids)
 
     # 3. daemon
-    port_file = tmp / "daemon.port"
-    if args.daemon_cmd:
-        dcmd = shlex.split(args.daemon_cmd)
-    elif (Path(PY).parent / "micboardd").exists():
-        dcmd = [str(Path(PY).parent / "micboardd")]
-    else:
-        dcmd = [PY, "-m", "micboardd.cli"]
-    dp = procs.start("daemon", [*dcmd, "run", "--config", str(cfg_path)],
-                     env={"MICBOARDD_PORT_FILE": str(port_file)})
-    await wait_files([port_file], 60, procs, "daemon", ("daemon",))
-    port = int(port_file.read_text())
-    deadline = time.monotonic() + 30 + len(devices) / 20
-    while True:
-        procs.check("daemon")
-        m = metric_sums(http_get(port, "/metrics").decode())
-        if m.get("micboardd_link_up", 0) >= len(devices):
-            break
-        if time.monotonic() > deadline:
-            raise BenchError(f"only {m.get('micboardd_link_up', 0):.0f} of {len(devices)} "
-                             "links online")
-        await asyncio.sleep(0.5)
-    print(f"daemon: pid {dp.pid}, http 127.0.0.1:{port}, {len(devices)} links online",
-          flush=True)
+    dp, port = await start_daemon(args, tmp, procs, cfg_path, len(devices))
 
     # 4. clients
     n_procs = max(1, min(args.client_procs, args.clients))
@@ -562,18 +601,7 @@ async def run(args: argparse.Namespace, tmp: Path, procs: Procs) -> dict[str, An
             raise BenchError(f"client results missing: {r}")
         clients.extend(orjson.loads(r.read_bytes())["clients"])
     procs.stop("daemon")
-    daemon_loop = None
-    log_levels: Counter[str] = Counter()
-    log_events: Counter[str] = Counter()
-    for line in (tmp / "daemon.log").read_text(errors="replace").splitlines():
-        with contextlib.suppress(orjson.JSONDecodeError, AttributeError):
-            rec = orjson.loads(line)
-            lvl = rec.get("level", "?")
-            if rec.get("event") == "starting":
-                daemon_loop = rec.get("loop")
-            log_levels[lvl] += 1
-            if lvl in ("warning", "error", "critical"):
-                log_events[f"{lvl}:{rec.get('event')}"] += 1
+    daemon_loop, log_levels, log_events = read_daemon_log(tmp / "daemon.log")
 
     # 6. figures
     score = score_markers(markers, clients)

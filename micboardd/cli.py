@@ -15,7 +15,9 @@ from pathlib import Path
 import orjson
 
 from micboardd import __version__
-from micboardd.config import EX_CONFIG, Config, ConfigError, hash_token, load_config
+from micboardd.config import EX_CONFIG, Config, ConfigError, load_config
+from micboardd.history.cli import add_prune_command
+from micboardd.server.auth import hash_token
 
 EX_UNAVAILABLE = 69  # sysexits.h: the port is taken
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +36,6 @@ def _use_uvloop() -> str:
 async def _serve(config: Config, config_path: Path | None, *, sims: list[object] | None = None,
                  banner: str | None = None) -> int:
     from micboardd.daemon import Daemon
-    from micboardd.parts import start_parts
 
     daemon = Daemon(config, config_path)
     try:
@@ -45,7 +46,6 @@ async def _serve(config: Config, config_path: Path | None, *, sims: list[object]
         for rs in sims or ():
             await rs.sim.stop()  # type: ignore[attr-defined]
         return EX_UNAVAILABLE
-    await start_parts(daemon)
     daemon.install_signals()
     # Everything allocated so far lives as long as the process: keep it out of the
     # cyclic collector's way, and collect the young generation less often (the hot path
@@ -229,9 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     ht.add_argument("token", nargs="?")
     ht.set_defaults(func=cmd_hash_token)
 
-    from micboardd.parts import add_subcommands
-
-    add_subcommands(sub)
+    add_prune_command(sub)
     return p
 
 

@@ -1,14 +1,19 @@
-"""The daemon: configuration, links, store, websocket hub and the HTTP server together."""
+"""The daemon: the composition root. It builds the store, the hub, the links, the command
+path, the audit trail, the HTTP server and each optional part, hands each the narrow
+things it needs, and runs them: start in order, reload, stop in reverse.
+
+The flow of one frame and of one command through what is built here is described in
+docs/architecture.md.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +21,26 @@ import orjson
 import structlog
 from aiohttp import web
 
-from micboardd.config import Config, ConfigError, DeviceConfig, load_config
-from micboardd.drivers import Command, CommandInvalid, CommandUnsupported
-from micboardd.hub import Hub
-from micboardd.link import Link, LinkError, LinkTicker
-from micboardd.store import JSON, Store
+from micboardd.alerts import AlertsPart
+from micboardd.audit import AuditTrail
+from micboardd.config import Config, ConfigError, DeviceConfig, load_config, parse_config
+from micboardd.control import Commander
+from micboardd.history import HistoryPart
+from micboardd.links import Link, LinkTicker
+from micboardd.mqtt import MqttPart
+from micboardd.parts import Part
+from micboardd.server import Hub, Metric, make_app, reconfigure
+from micboardd.state import JSON, Store
 
 log = structlog.get_logger("micboardd.daemon")
 
 CONFIG_POLL_S = 1.0
 
-#: hooks that optional parts (history, alerts, MQTT) register: called on start and stop
-Part = Callable[["Daemon"], Awaitable[Callable[[], Awaitable[None]] | None]]
+
+def state_dir_of(config: Config) -> Path:
+    """``state_dir``, else systemd's ``$STATE_DIRECTORY``, else ``./state``."""
+    d = config.state_dir or os.environ.get("STATE_DIRECTORY") or "state"
+    return Path(d.split(":")[0])
 
 
 class Daemon:
@@ -37,37 +50,43 @@ class Daemon:
         self.started_at = time.time()
         self.store = Store(config)
         self.hub = Hub(self.store)
-        self.links: dict[str, Link] = {}
-        self._ticker = LinkTicker(self.links)
+        self._links: dict[str, Link] = {}
+        self._ticker = LinkTicker(self._links)
+        self.audit_trail = AuditTrail()
+        self.commander = Commander(self._links, self.store, self.audit_trail,
+                                   lambda: self.config)
+        # the optional parts, in start order (alerts keep their episodes in the history)
+        self.history = HistoryPart(self.store, config, self.state_dir, self.audit_trail)
+        self.alerts = AlertsPart(self.store, config, self.history.alert_journal(),
+                                 self.audit_trail)
+        self.mqtt = MqttPart(self.store, config, self.run_command)
+        self.parts: list[Part] = [self.history, self.alerts, self.mqtt]
         self.reloads = 0
         self.reload_failures = 0
         self.last_reload_error: str | None = None
         self._config_mtime = self._mtime()
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Future[None]] = set()
-        self._stoppers: list[Callable[[], Awaitable[None]]] = []
+        self._started: list[Part] = []
         self.runner: web.AppRunner | None = None
         self.http_port: int | None = None
         self.stopped = asyncio.Event()
-        self.on_reload: list[Callable[[Config], None]] = []
-        self.metric_sources: list[Callable[[], list[tuple[str, str, str, float]]]] = []
-        self.audit_sinks: list[Callable[[str, str, Any, Any], None]] = []
 
     @property
     def state_dir(self) -> Path:
-        d = self.config.state_dir or os.environ.get("STATE_DIRECTORY") or "state"
-        return Path(d.split(":")[0])
+        return state_dir_of(self.config)
+
+    @property
+    def links(self) -> Mapping[str, Link]:
+        return self._links
 
     # -- lifecycle --------------------------------------------------------------------
 
     async def start(self) -> None:
-        from micboardd.http import make_app
-
+        """Bind the port, start the parts, then connect to the receivers: a daemon that
+        cannot serve should not connect. OSError when the port cannot be bound."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        app = make_app(self)
-        from micboardd.parts import add_routes
-
-        add_routes(self, app)
+        app = make_app(self, [ep for part in self.parts for ep in part.endpoints()])
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.config.http.host, self.config.http.port,
@@ -78,28 +97,33 @@ class Daemon:
             await self.runner.cleanup()
             self.runner = None
             raise
-        # links only once the port is ours: a daemon that cannot serve should not connect
-        for d in self.config.devices:
-            if d.enabled:
-                self._start_link(d)
         for sock in getattr(site._server, "sockets", None) or ():
             self.http_port = int(sock.getsockname()[1])
             break
+        for part in self.parts:
+            await part.start()
+            self._started.append(part)
+        for d in self.config.devices:
+            if d.enabled:
+                self._start_link(d)
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         self._ticker.start()
         log.info("started", http=f"http://{self.config.http.host}:{self.http_port}",
-                 devices=len(self.links))
+                 devices=len(self._links))
 
     async def stop(self) -> None:
         for t in self._tasks:
             t.cancel()
         self._ticker.stop()
-        for stop in reversed(self._stoppers):
-            with contextlib.suppress(Exception):
-                await stop()
-        await asyncio.gather(*(link.stop() for link in self.links.values()),
+        for part in reversed(self._started):
+            try:
+                await part.stop()
+            except Exception:
+                log.exception("part_stop_failed", part=part.name)
+        self._started.clear()
+        await asyncio.gather(*(link.stop() for link in self._links.values()),
                              return_exceptions=True)
-        self.links.clear()
+        self._links.clear()
         for c in list(self.hub.clients):
             with contextlib.suppress(Exception):
                 await c.ws.close()
@@ -114,9 +138,6 @@ class Daemon:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def add_stopper(self, fn: Callable[[], Awaitable[None]]) -> None:
-        self._stoppers.append(fn)
-
     def install_signals(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -124,11 +145,8 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self.reload)
 
     def _on_stop_signal(self, sig: signal.Signals) -> None:
-        self._spawn(self._signal(sig))
-
-    async def _signal(self, sig: signal.Signals) -> None:
         log.info("signal", signal=sig.name)
-        await self.stop()
+        self._spawn(self.stop())
 
     async def _housekeeping(self) -> None:
         last_mtime_check = 0.0
@@ -152,11 +170,11 @@ class Daemon:
         except OSError:
             return None
 
-    # -- links ------------------------------------------------------------------------
+    # -- configuration ----------------------------------------------------------------
 
     def _start_link(self, d: DeviceConfig) -> None:
         link = Link(d, self.store, self.config.status)
-        self.links[d.id] = link
+        self._links[d.id] = link
         link.start()
 
     def reload(self) -> bool:
@@ -175,6 +193,8 @@ class Daemon:
         return True
 
     def apply_config(self, new: Config) -> None:
+        """Connect, close or reconnect only the devices that changed, then tell the
+        server and every part."""
         old = {d.id: d for d in self.config.devices if d.enabled}
         wanted = {d.id: d for d in new.devices if d.enabled}
         self.config = new
@@ -182,7 +202,7 @@ class Daemon:
         changed = [i for i in wanted if i in old and old[i] != wanted[i]]
         added = [i for i in wanted if i not in old]
         for i in removed + changed:
-            link = self.links.pop(i, None)
+            link = self._links.pop(i, None)
             if link is not None:
                 self._spawn(link.stop())
         for i in changed:
@@ -190,92 +210,20 @@ class Daemon:
         self.store.reconfigure(new)
         for i in changed + added:
             self._start_link(wanted[i])
-        for link in self.links.values():
+        for link in self._links.values():
             link.status = new.status
         self.reloads += 1
         self.last_reload_error = None
-        for fn in self.on_reload:
-            fn(new)
+        if self.runner is not None:
+            reconfigure(self.runner.app, new)
+        for part in self.parts:
+            part.reconfigure(new)
         log.info("config_applied", added=added, removed=removed, changed=changed,
                  unchanged=len(wanted) - len(added) - len(changed))
-
-    # -- control ----------------------------------------------------------------------
-
-    async def run_command(self, who: str, device_id: str, channel: int | None, kind: Any,
-                          value: Any, **audit_extra: Any) -> tuple[int, JSON]:
-        """Validate, send, wait for the device's report, audit: the one command path
-        behind REST, the websocket and MQTT. Returns an HTTP-style status and a body
-        (``{"ok": True, "state": ...}`` or ``{"error": ...}``)."""
-        from micboardd.drivers import COMMAND_KINDS
-        from micboardd.link import CommandRefused, CommandTimeout, LinkDown
-
-        if kind not in COMMAND_KINDS:
-            return 400, {"error": f"kind must be one of {', '.join(COMMAND_KINDS)}"}
-        if self.config.http.monitor_only:
-            return 403, {"error": "this daemon is in monitor (read-only) mode"}
-        if device_id not in self.links:
-            return 404, {"error": f"no device {device_id!r}"}
-        key = device_id if channel is None else f"{device_id}/{channel}"
-        before = self.store.channels.get(key) if channel is not None else \
-            self.store.devices.get(key)
-        before = copy.deepcopy(before) if before else None  # nested: tx/rf/audio change
-        status = 200
-        body: JSON = {}
-        try:
-            state = await self.command(device_id, Command(kind, channel, value))
-        except CommandInvalid as exc:
-            outcome, status, body = "invalid", 422, {"error": str(exc)}
-        except CommandUnsupported as exc:
-            outcome, status, body = "unsupported", 422, {"error": str(exc)}
-        except LinkDown as exc:
-            outcome, status, body = "offline", 503, {"error": str(exc)}
-        except CommandRefused as exc:
-            outcome, status = "refused", 502
-            body = {"error": f"the device refused the command: {exc}"}
-        except CommandTimeout as exc:
-            outcome, status, body = "timeout", 504, {"error": str(exc)}
-        else:
-            outcome, body = "ok", {"ok": True, "state": state}
-        self.audit(who, f"command.{kind}", before,
-                   {"target": key, "value": value, "outcome": outcome, **audit_extra})
-        return status, body
-
-    async def command(self, device_id: str, cmd: Command) -> JSON:
-        """Run a control command; returns the state the device reported back."""
-        link = self.links.get(device_id)
-        if link is None:
-            raise KeyError(device_id)
-        await link.command(cmd)
-        if cmd.channel is None:
-            return dict(self.store.devices[device_id])
-        return dict(self.store.channels[f"{device_id}/{cmd.channel}"])
-
-    def extra_metrics(self) -> list[tuple[str, str, str, float]]:
-        """(name, type, help, value) from optional parts (history, MQTT)."""
-        out: list[tuple[str, str, str, float]] = []
-        for fn in self.metric_sources:
-            out.extend(fn())
-        return out
-
-    # -- audit -----------------------------------------------------------------------
-
-    def audit(self, who: str, action: str, before: Any, after: Any) -> None:
-        """Record a change. The history part replaces this with a database write; the
-        structured log always gets it. Never raises: the action already happened."""
-        try:
-            log.info("audit", who=who, action=action, before=before, after=after)
-            for sink in self.audit_sinks:
-                sink(who, action, before, after)
-        except Exception:
-            log.exception("audit_failed", who=who, action=action)
-
-    # -- layout editing -----------------------------------------------------------------
 
     def save_layout(self, slots: list[JSON], groups: list[JSON]) -> Config:
         """Validate and persist slots and groups (into the config file when there is one),
         then apply them. Raises ConfigError on invalid input."""
-        from micboardd.config import parse_config
-
         raw: JSON
         if self.config_path is not None:
             raw = orjson.loads(self.config_path.read_bytes())
@@ -293,5 +241,17 @@ class Daemon:
         self.apply_config(new)
         return new
 
+    # -- what the server and the parts call ---------------------------------------------
 
-__all__ = ["CommandInvalid", "CommandUnsupported", "Daemon", "LinkError", "Part"]
+    async def run_command(self, who: str, device_id: str, channel: int | None, kind: Any,
+                          value: Any, **audit_extra: Any) -> tuple[int, JSON]:
+        return await self.commander.run(who, device_id, channel, kind, value, **audit_extra)
+
+    def audit(self, who: str, action: str, before: Any, after: Any) -> None:
+        self.audit_trail.record(who, action, before, after)
+
+    def part_metrics(self) -> list[Metric]:
+        out: list[Metric] = []
+        for part in self.parts:
+            out.extend(part.metrics())
+        return out

@@ -1,45 +1,31 @@
-"""Optional parts of the daemon (history, alerts, MQTT) plug in here.
+"""The shape every optional part has (history, alerts, MQTT), the way every Home
+Assistant integration has the same two doors.
 
-Each part is a module with ``async def start(daemon) -> stop | None`` and, optionally,
-``add_routes(daemon, app)`` (called before the HTTP server starts, so the part can add
-its endpoints) and ``add_subcommands(subparsers)``. The core (links, store, hub, HTTP)
-knows none of them.
+The daemon (the composition root) builds each part with the narrow things it needs
+(the store, the configuration, the audit trail, another part's journal) and then:
+
+1. registers ``endpoints()`` with the HTTP app before the server starts;
+2. awaits ``start()`` once the port is bound, before the links connect;
+3. calls ``reconfigure(config)`` after each applied reload;
+4. adds ``metrics()`` to ``/metrics`` at every scrape;
+5. awaits ``stop()`` on shutdown, in reverse order.
+
+A part never imports another part or the daemon.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from micboardd.daemon import Daemon
-
-#: module names, started in this order
-PARTS: tuple[str, ...] = ("micboardd.history", "micboardd.alerts", "micboardd.mqtt")
+from micboardd.config import Config
+from micboardd.server import Endpoint, Metric
 
 
-async def start_parts(daemon: Daemon) -> None:
-    for name in PARTS:
-        mod = importlib.import_module(name)
-        stop = await mod.start(daemon)
-        if stop is not None:
-            daemon.add_stopper(stop)
+class Part(Protocol):
+    name: str
 
-
-def add_routes(daemon: Daemon, app: Any) -> None:
-    for name in PARTS:
-        fn = getattr(importlib.import_module(name), "add_routes", None)
-        if fn is not None:
-            fn(daemon, app)
-
-
-def add_subcommands(sub: Any) -> None:
-    for name in PARTS:
-        mod = importlib.import_module(name)
-        fn = getattr(mod, "add_subcommands", None)
-        if fn is not None:
-            fn(sub)
-
-
-__all__ = ["PARTS", "add_subcommands", "argparse", "start_parts"]
+    def endpoints(self) -> list[Endpoint]: ...
+    async def start(self) -> None: ...
+    def reconfigure(self, config: Config) -> None: ...
+    def metrics(self) -> list[Metric]: ...
+    async def stop(self) -> None: ...

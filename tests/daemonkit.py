@@ -13,9 +13,8 @@ import websockets
 
 from micboardd.config import Config, parse_config
 from micboardd.daemon import Daemon
-from micboardd.parts import start_parts
-from micboardd.store import merge_into
-from micboardd.wire import expand_meters
+from micboardd.server.wire import expand_meters
+from micboardd.state import merge_into
 
 
 def make_config(devices: list[dict[str, Any]], **extra: Any) -> Config:
@@ -32,7 +31,6 @@ async def running_daemon(config: Config, tmp_path: Any = None,
         config = config.model_copy(update={"state_dir": str(tmp_path / "state")})
     d = Daemon(config, config_path)
     await d.start()
-    await start_parts(d)
     try:
         yield d
     finally:

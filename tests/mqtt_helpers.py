@@ -19,7 +19,6 @@ from aiomqtt import Client
 
 from micboardd.config import Config, parse_config
 from micboardd.daemon import Daemon
-from micboardd.parts import start_parts
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 TIMEOUT = 20.0
@@ -293,7 +292,6 @@ async def running_daemon(config: Config, state_dir: Path) -> AsyncIterator[Daemo
     d = Daemon(config)
     await d.start()
     try:
-        await start_parts(d)
         yield d
     finally:
         await d.stop()

@@ -12,7 +12,7 @@ import pytest
 from micboardd.alerts import AlertEngine, merged_rule
 from micboardd.config import AlertsConfig, Config, parse_config
 from micboardd.drivers import ChannelUpdate
-from micboardd.store import Store
+from micboardd.state import Store
 
 RAW: dict[str, Any] = {
     "devices": [{"id": "rx", "driver": "shure-ulxd", "host": "127.0.0.1", "channels": 4}],

@@ -8,8 +8,8 @@ import pytest
 import websockets
 from daemonkit import make_config, running_daemon, wait_for
 
-from micboardd.config import hash_token
 from micboardd.drivers.shure_ulxd import ULXDSimulator
+from micboardd.server.auth import hash_token
 
 TOKEN = "operator-token-for-the-tests"
 VIEWER = "viewer-token-for-the-tests"
@@ -170,8 +170,7 @@ async def test_monitor_mode_refuses_every_write(sim, tmp_path) -> None:
 
 
 async def test_repeated_failures_are_slowed_down(daemon) -> None:
-    from micboardd.auth import FAIL_FREE
-    from micboardd.http import GUARD
+    from micboardd.server.auth import FAIL_FREE, GUARD
 
     guard = daemon.runner.app[GUARD]
     assert guard.delay_for("127.0.0.1") == 0

@@ -14,7 +14,7 @@ from daemonkit import make_config, mirror, running_daemon, wait_for
 from driverkit import simctl
 
 from micboardd.drivers.shure_ulxd import ULXDSimulator
-from micboardd.store import merge_into
+from micboardd.state import merge_into
 
 
 def dev(id_: str, sim: ULXDSimulator, **kw: object) -> dict[str, object]:
@@ -186,7 +186,7 @@ async def test_bad_reload_keeps_running_config(sims, tmp_path) -> None:
 
 async def test_origin_check_and_closed_writes(sims, tmp_path) -> None:
     a, _ = sims
-    from micboardd.config import hash_token
+    from micboardd.server.auth import hash_token
 
     token = "s3cret-token-for-tests-only"
     cfg = make_config([dev("a", a)], http={"origins": ["http://stage.example"],

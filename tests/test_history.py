@@ -38,7 +38,7 @@ from micboardd.history import (
     query_report,
     redact,
 )
-from micboardd.store import Store
+from micboardd.state import Store
 
 # ------------------------------------------------------------------------- helpers
 

@@ -17,12 +17,12 @@ import aiohttp
 import pytest
 from daemonkit import make_config, running_daemon, wait_for
 
-from micboardd.alerts import engine_for
-from micboardd.config import Config, hash_token
+from micboardd.config import Config
 from micboardd.daemon import Daemon
 from micboardd.drivers.shure_ulxd import ULXDSimulator
-from micboardd.history import History, history_for
-from micboardd.history_api import parse_time
+from micboardd.history import HistoryPart
+from micboardd.server.auth import hash_token
+from micboardd.server.params import parse_time
 
 TOKEN = "history-test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -78,10 +78,11 @@ async def until(check: Callable[[], Awaitable[Any]], within: float = 15.0) -> An
         await asyncio.sleep(0.05)
 
 
-async def online(d: Daemon) -> History:
-    await wait_for(lambda: d.store.channels[KEY]["status"] not in ("RX_OFFLINE", "TX_OFF")
+async def online(d: Daemon) -> HistoryPart:
+    await wait_for(lambda: KEY in d.store.channels
+                   and d.store.channels[KEY]["status"] not in ("RX_OFFLINE", "TX_OFF")
                    and d.store.channels[KEY]["tx"]["battery_bars"] is not None)
-    h = history_for(d)
+    h = d.history
     assert h is not None
     return h
 
@@ -214,7 +215,7 @@ async def test_restart_neither_duplicates_nor_forgets(sim: ULXDSimulator,
         await wait_for(lambda: any(a["rule"] == "battery"
                                    for a in d.store.sections.get("alerts", {}).values()))
         aid = next(iter(d.store.sections["alerts"]))
-        engine = engine_for(d)
+        engine = d.alerts.engine
         assert engine is not None
         engine.ack(aid, "ops")
         await h.sync()
@@ -223,11 +224,11 @@ async def test_restart_neither_duplicates_nor_forgets(sim: ULXDSimulator,
     assert db_count(path, "SELECT count(*) FROM alerts") == 1
     async with running_daemon(cfg, tmp_path) as d:
         await online(d)
-        engine = engine_for(d)
+        engine = d.alerts.engine
         assert engine is not None
         assert [a["id"] for a in engine.current()] == [aid]  # taken up, not raised again
         assert engine.current()[0]["state"] == "acknowledged"
-        h2 = history_for(d)
+        h2 = d.history
         assert h2 is not None
         await h2.sync()
     assert db_count(path, "SELECT count(*) FROM alerts") == 1

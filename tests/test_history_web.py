@@ -12,7 +12,6 @@ import pytest
 from daemonkit import make_config, running_daemon, wait_for
 
 from micboardd.drivers.shure_ulxd import ULXDSimulator
-from micboardd.history import history_for
 
 CHROMIUM = os.environ.get("MICBOARDD_CHROMIUM", "/usr/bin/chromium")
 HAVE_CHROMIUM = Path(CHROMIUM).exists()
@@ -46,9 +45,10 @@ async def test_history_panel(page: Any, tmp_path: Path) -> None:
                       history={"sample_interval_s": 1, "flush_interval_s": 0.1})
     try:
         async with running_daemon(cfg, tmp_path) as d:
-            await wait_for(lambda: d.store.channels[KEY]["status"] not in ("RX_OFFLINE",))
+            await wait_for(lambda: KEY in d.store.channels
+                           and d.store.channels[KEY]["status"] not in ("RX_OFFLINE",))
             sim.set_battery_minutes(1, 150)  # a battery step: an event to list
-            h = history_for(d)
+            h = d.history
             assert h is not None
             await wait_for(lambda: h.writer.stats.rows_written > 8)  # a few samples
             await h.sync()

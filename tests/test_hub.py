@@ -9,9 +9,9 @@ import orjson
 
 from micboardd.config import parse_config
 from micboardd.drivers import ChannelUpdate
-from micboardd.hub import Client, Hub, _encode
-from micboardd.store import Store, merge_into
-from micboardd.wire import expand_meters
+from micboardd.server.hub import Client, Hub, _encode
+from micboardd.server.wire import expand_meters
+from micboardd.state import Store, merge_into
 
 CONFIG = parse_config(b"""{"devices": [{"id": "rx", "driver": "shure-ulxd",
   "host": "127.0.0.1", "channels": 4}], "http": {"meter_interval_ms": 20}}""")

@@ -27,7 +27,7 @@ from mqtt_helpers import (
 
 from micboardd.config import ConfigError, parse_config
 from micboardd.drivers.shure_ulxd import ULXDSimulator
-from micboardd.mqtt import SENSORS, MqttBridge, _parse_command, broker_params
+from micboardd.mqtt import SENSORS, MqttBridge, broker_params, parse_command
 
 P = "micboardd/venue"
 
@@ -93,15 +93,15 @@ def test_mqtt_config_is_validated() -> None:
 
 
 def test_command_payloads() -> None:
-    assert _parse_command("name", b"Lead Vox") == (None, "Lead Vox", None)
-    assert _parse_command("name", b'{"value": "A", "id": 7}') == (7, "A", None)
-    assert _parse_command("mute", b"ON") == (None, True, None)
-    assert _parse_command("mute", b"false") == (None, False, None)
-    assert _parse_command("mute", b'{"value": true}') == (None, True, None)
-    assert _parse_command("mute", b"maybe")[2] is not None
-    assert _parse_command("identify", b"PRESS") == (None, None, None)
-    assert _parse_command("name", b"\xff")[2] is not None
-    assert _parse_command("name", b"{nope")[2] is not None
+    assert parse_command("name", b"Lead Vox") == (None, "Lead Vox", None)
+    assert parse_command("name", b'{"value": "A", "id": 7}') == (7, "A", None)
+    assert parse_command("mute", b"ON") == (None, True, None)
+    assert parse_command("mute", b"false") == (None, False, None)
+    assert parse_command("mute", b'{"value": true}') == (None, True, None)
+    assert parse_command("mute", b"maybe")[2] is not None
+    assert parse_command("identify", b"PRESS") == (None, None, None)
+    assert parse_command("name", b"\xff")[2] is not None
+    assert parse_command("name", b"{nope")[2] is not None
 
 
 # -- retained state ----------------------------------------------------------------------
@@ -168,23 +168,24 @@ async def test_meters_wait_for_the_interval_other_changes_do_not(tmp_path: Any) 
 
     d = Daemon(cfg)
     assert cfg.mqtt is not None
-    b = MqttBridge(d, cfg.mqtt)
+    b = MqttBridge(d.store, cfg.mqtt, d.run_command)
+    pub = b.publisher
     b.connected = True
     b._on_patch(1, {"channels": {"rx1/1": {"rf": {"level_pct": 50}, "updated": 1.0}}}, True)
     b._on_patch(2, {"channels": {"rx1/2": {"audio": {"dbfs": -20}}}}, False)
-    assert b._meter_channels == {"rx1/1", "rx1/2"} and not b._dirty_channels
+    assert pub._meter_channels == {"rx1/1", "rx1/2"} and not pub._dirty_channels
     b._on_patch(3, {"channels": {"rx1/1": {"tx": {"battery_bars": 3}, "status": "REPLACE"}},
                     "devices": {"rx1": {"last_seen": 5.0}}}, False)
-    assert b._dirty_channels == {"rx1/1"} and b._meter_channels == {"rx1/2"}
-    assert b._meter_devices == {"rx1"} and not b._dirty_devices
+    assert pub._dirty_channels == {"rx1/1"} and pub._meter_channels == {"rx1/2"}
+    assert pub._meter_devices == {"rx1"} and not pub._dirty_devices
     b._on_patch(4, {"devices": {"rx1": {"link": "offline", "link_hint": None}},
                     "alerts": {"rx1/1:battery": {"level": "warn"}}}, False)
-    assert b._dirty_devices == {"rx1"}
-    types = [orjson.loads(e)["type"] for e in b._events]
+    assert pub._dirty_devices == {"rx1"}
+    types = [orjson.loads(e)["type"] for e in pub._events]
     assert types == ["status", "link", "alerts"]
     # remote sites' channels are never re-published
     b._on_patch(5, {"channels": {"stage:rx9/1": {"status": "GOOD"}}}, False)
-    assert "stage:rx9/1" not in b._dirty_channels
+    assert "stage:rx9/1" not in pub._dirty_channels
 
 
 # -- Home Assistant discovery ------------------------------------------------------------
@@ -378,7 +379,7 @@ async def test_commands_over_mqtt_reach_the_receiver(broker: Broker, sim: ULXDSi
     cfg = make_config([sim_device("rx1", sim)], mqtt=mqtt_cfg(broker, commands=True))
     async with running_daemon(cfg, tmp_path / "state") as d:
         audits: list[tuple[str, str, Any, Any]] = []
-        d.audit_sinks.append(lambda *a: audits.append(a))
+        d.audit_trail.sinks.append(lambda *a: audits.append(a))
         await wait_for(lambda: online(d, "rx1"))
         await wait_async(lambda: _metric_is(d, "mqtt_connected", 1))
         async with Watcher(broker, f"{P}/#") as w:

@@ -28,8 +28,8 @@ from mqtt_helpers import (
 
 from micboardd.config import parse_config
 from micboardd.drivers.shure_ulxd import ULXDSimulator
-from micboardd.remote import RemoteSites, put_remote
-from micboardd.store import Store, empty_channel, merge_into
+from micboardd.mqtt.remote import RemoteSites
+from micboardd.state import Store, empty_channel, merge_into, put_remote
 
 
 @pytest.fixture
@@ -295,7 +295,7 @@ async def test_festival_link_between_sites_fails_and_recovers(
         async with running_daemon(stage_cfg, tmp_path / "stage") as stage, \
                 running_daemon(central_cfg, tmp_path / "central") as office:
             audits: list[Any] = []
-            stage.audit_sinks.append(lambda *a: audits.append(a))
+            stage.audit_trail.sinks.append(lambda *a: audits.append(a))
             await wait_for(lambda: office.store.channels.get("stage:rx/1") is None
                            and office.store.channels.get("stage1:rx/1", {}).get("status")
                            not in (None, "RX_OFFLINE"))

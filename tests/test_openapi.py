@@ -12,8 +12,9 @@ import aiohttp
 import pytest
 from daemonkit import make_config, running_daemon, wait_for
 
-from micboardd.config import hash_token
+from micboardd.config import SlotConfig
 from micboardd.drivers.shure_ulxd import ULXDSimulator
+from micboardd.server.auth import hash_token
 
 TOKEN = "schemathesis-operator-token"
 
@@ -23,7 +24,8 @@ UNDOCUMENTED = {"/", "/ws", "/{filename}"}  # the dashboard files and the websoc
 @pytest.fixture
 async def daemon(tmp_path):
     sim = await ULXDSimulator("127.0.0.1", 0, model="ULXD4D", frozen=True).start()
-    cfg = make_config([{"id": "rx", "driver": "shure-ulxd", "host": sim.host, "port": sim.port}])
+    cfg = make_config([{"id": "rx", "driver": "shure-ulxd", "host": sim.host, "port": sim.port}],
+                      http={"tokens": [{"name": "fuzz", "sha256": hash_token(TOKEN)}]})
     async with running_daemon(cfg, tmp_path) as d:
         await wait_for(lambda: d.links["rx"].state == "online")
         yield d
@@ -88,3 +90,52 @@ def test_schemathesis_finds_no_server_errors(tmp_path: Path) -> None:
         loop.call_soon_threadsafe(stop.set)
         t.join(30)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+
+
+async def test_document_is_generated_from_the_models(daemon) -> None:
+    async with aiohttp.ClientSession() as s, s.get(
+            f"http://127.0.0.1:{daemon.http_port}/api/openapi.json") as r:
+        doc = await r.json()
+    schemas = doc["components"]["schemas"]
+    # the slot's channel pattern is the configuration model's, not a copy of it
+    model = SlotConfig.model_json_schema()["properties"]["channel"]
+    assert schemas["SlotConfig"]["properties"]["channel"] == model
+    # every CSV endpoint documents its text/csv answer; times are documented with the
+    # forms the server reads
+    for path in ("/api/history/{device}/{number}", "/api/events", "/api/audit", "/api/report"):
+        op = doc["paths"][path]["get"]
+        assert "text/csv" in op["responses"]["200"]["content"], path
+        times = [p for p in op["parameters"] if p["name"] in ("from", "to", "since", "until")]
+        assert times and all("anyOf" in p["schema"] for p in times), path
+    state = schemas["State"]["properties"]
+    channel_ref = {"$ref": "#/components/schemas/ChannelState"}
+    assert state["channels"]["additionalProperties"] == channel_ref
+    assert "GOOD" in schemas["ChannelState"]["properties"]["status"]["enum"]
+
+
+async def test_wrong_method_says_what_is_allowed(daemon) -> None:
+    base = f"http://127.0.0.1:{daemon.http_port}"
+    async with aiohttp.ClientSession() as s:
+        async with s.delete(f"{base}/api/slots") as r:
+            assert r.status == 405 and r.headers["Allow"] == "PUT"
+        async with s.get(f"{base}/api/channels/rx/1/command") as r:
+            assert r.status == 405 and r.headers["Allow"] == "POST"
+        async with s.get(f"{base}/api/nothing-here") as r:
+            assert r.status == 404 and (await r.json())["error"]
+
+
+async def test_bodies_are_checked_by_their_models(daemon) -> None:
+    base = f"http://127.0.0.1:{daemon.http_port}"
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with aiohttp.ClientSession() as s:
+        async with s.put(f"{base}/api/slots", headers=headers,
+                         json={"slots": [{"slot": 1, "channel": "rx/9", "hots": 1}]}) as r:
+            body = await r.json()
+        assert r.status == 400
+        assert {(p["path"], p["problem"]) for p in body["problems"]} >= {
+            ("$.slots[0].hots", "unknown key (check the spelling)")}
+        assert any(p["path"] == "$.slots[0].channel" for p in body["problems"])
+        async with s.post(f"{base}/api/devices/rx/command", headers=headers,
+                          json={"kind": "mute", "value": True}) as r:
+            body = await r.json()
+        assert r.status == 400 and body["problems"][0]["path"] == "$.kind"

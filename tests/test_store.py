@@ -8,7 +8,7 @@ import pytest
 
 from micboardd.config import parse_config
 from micboardd.drivers import ChannelUpdate, DeviceUpdate
-from micboardd.store import Store, merge_into
+from micboardd.state import Store, merge_into
 
 
 class Clock:

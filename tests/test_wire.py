@@ -6,8 +6,8 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from micboardd.store import merge_into
-from micboardd.wire import METER_FIELDS, encode_meters, expand_meters
+from micboardd.server.wire import METER_FIELDS, encode_meters, expand_meters
+from micboardd.state import merge_into
 
 values = st.one_of(st.none(), st.booleans(), st.integers(-130, 130), st.sampled_from(
     ["AB", "A", "B", ""]))

@@ -15,7 +15,7 @@ import pytest
 from dashkit import DemoDaemon, http_json, simctl, tile, wait_live
 from playwright.sync_api import expect
 
-from micboardd.config import hash_token
+from micboardd.server.auth import hash_token
 
 ALL = 19
 BAND = 10

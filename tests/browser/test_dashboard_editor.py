@@ -12,7 +12,7 @@ import pytest
 from dashkit import DemoDaemon, http_json, tile, wait_live
 from playwright.sync_api import expect
 
-from micboardd.config import hash_token
+from micboardd.server.auth import hash_token
 
 TOKEN = "stage-left-secret"
 

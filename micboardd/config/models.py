@@ -1,42 +1,27 @@
-"""Configuration: JSON files validated at load, with errors that name file and JSON path.
+"""The configuration, as pydantic models: every section, its defaults and its limits.
 
 A config that lists only ``devices`` and ``http`` is enough; every other section has
-defaults. See ``config/venue.example.json`` for all of it.
+defaults. See ``config/venue.example.json`` for all of it. Loading a file, and errors
+that name the file and the JSON path, are :mod:`micboardd.config.load`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
-import re
-from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-import orjson
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
+    StrictBool,
     field_validator,
     model_validator,
 )
 
-from micboardd.drivers import FAMILIES
-
-EX_CONFIG = 78  # sysexits.h: configuration error
+from micboardd.drivers import FAMILIES, driver_class
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-
-
-class ConfigError(Exception):
-    """A configuration file that cannot be used; ``str()`` names file, path and reason."""
-
-    def __init__(self, path: Path | str, problems: list[tuple[str, str]]) -> None:
-        self.path = str(path)
-        self.problems = problems
-        lines = [f"{self.path}: {where}: {what}" for where, what in problems]
-        super().__init__("\n".join(lines))
 
 
 class _Model(BaseModel):
@@ -62,8 +47,6 @@ class DeviceConfig(_Model):
             return self.channels
         if self.model is None:
             return None
-        from micboardd.drivers import driver_class
-
         models: dict[str, int] = getattr(driver_class(self.driver), "MODELS", {})
         return models.get(self.model)
 
@@ -96,7 +79,7 @@ class SlotConfig(_Model):
     label_name: Annotated[str, Field(max_length=64)] | None = None
     group: Annotated[str, Field(max_length=64)] | None = None
     #: the slot is in use for this show: a transmitter off here raises an alert
-    active: bool = True
+    active: StrictBool = True
 
 
 class GroupConfig(_Model):
@@ -175,8 +158,6 @@ class MqttConfig(_Model):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        from urllib.parse import urlsplit
-
         try:
             parts = urlsplit(v)
             _ = parts.port
@@ -257,68 +238,3 @@ class Config(_Model):
             if d.id == device_id:
                 return d
         return None
-
-
-def _json_path(loc: tuple[int | str, ...]) -> str:
-    out = "$"
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
-            out += f".{part}"
-        else:
-            out += f"[{part!r}]"
-    return out
-
-
-def _expected(err: Any) -> str:
-    msg = str(err["msg"])
-    if err["type"] == "extra_forbidden":
-        return "unknown key (check the spelling)"
-    if err["type"] == "missing":
-        return "required key is missing"
-    return msg.removeprefix("Value error, ")
-
-
-def parse_config(data: bytes, source: Path | str = "<config>") -> Config:
-    """Parse and validate config JSON; raises ConfigError naming source and JSON path."""
-    try:
-        raw = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise ConfigError(source, [(f"line {exc.lineno} column {exc.colno}",
-                                    f"not valid JSON: {exc.msg}")]) from None
-    if not isinstance(raw, dict):
-        raise ConfigError(source, [("$", "expected a JSON object at the top level")])
-    try:
-        return Config.model_validate(raw)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not str(p).startswith("function-after"))
-            # pydantic adds the union member name to the location; drop it
-            loc = tuple(p for p in loc if p not in ("constrained-int", "int", "str", "MqttConfig"))
-            problems.append((_json_path(loc), _expected(err)))
-        raise ConfigError(source, problems) from None
-
-
-def load_config(path: Path | str) -> Config:
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise ConfigError(p, [("$", f"cannot read the file: {exc.strerror}")]) from None
-    return parse_config(data, p)
-
-
-def hash_token(token: str) -> str:
-    """What goes in ``http.tokens[].sha256`` for a token."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return host == "localhost"

@@ -24,8 +24,8 @@ import orjson
 import structlog
 from aiohttp import WSMsgType, web
 
-from micboardd.store import JSON, Store
-from micboardd.wire import PACED_FIELDS, encode_meters, encode_patch, encode_snapshot
+from micboardd.server.wire import PACED_FIELDS, encode_meters, encode_patch, encode_snapshot
+from micboardd.state import JSON, Store
 
 log = structlog.get_logger("micboardd.hub")
 

@@ -1,7 +1,7 @@
 """Channels of other micboardd sites, read from the MQTT broker, in the local state.
 
 Another micboardd (another venue, another stage) publishes its normalized state through
-the MQTT bridge (``micboardd.mqtt``). This module turns those retained topics back into
+the MQTT bridge (:mod:`micboardd.mqtt.bridge`). This module turns those retained topics back into
 devices and channels of the local store, so one dashboard shows every site:
 
 - a remote device ``rx1`` of site ``stage2`` becomes device ``stage2:rx1`` with channels
@@ -13,8 +13,8 @@ devices and channels of the local store, so one dashboard shows every site:
   devices show ``link: "offline"`` and its channels ``RX_OFFLINE`` with meters null,
   exactly as a local receiver whose link dropped.
 
-Remote devices go into the store with ``Store.put_remote``; ``Store.reconfigure`` leaves
-them alone (their ids contain ``:``, configured ids cannot).
+Remote devices go into the store with :func:`micboardd.state.put_remote`;
+``Store.reconfigure`` leaves them alone (their ids contain ``:``, configured ids cannot).
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from typing import Any
 import orjson
 import structlog
 
-from micboardd.store import JSON, LINK_STATES, STATUSES, Store, empty_channel
+from micboardd.state import JSON, LINK_STATES, STATUSES, Store, empty_channel, put_remote
 
-log = structlog.get_logger("micboardd.remote")
+log = structlog.get_logger("micboardd.mqtt")
 
 SITES = "sites"  # the store section with one entry per remote site
 MAX_PAYLOAD = 64 * 1024
@@ -43,15 +43,6 @@ _METERS = {
     "audio": ("level_pct", "dbfs", "peak_dbfs", "peak"),
 }
 _MISSING = object()
-
-
-# -- the store side ----------------------------------------------------------------------
-
-
-def put_remote(store: Store, device_id: str, device: JSON | None,
-               channels: dict[str, JSON]) -> None:
-    """Set (or with ``device`` None remove) a remote device and exactly its channels."""
-    store.put_remote(device_id, device, channels)
 
 
 # -- sanitizing what a remote publishes --------------------------------------------------
@@ -293,4 +284,4 @@ class RemoteSites:
         self.sites.clear()
 
 
-__all__ = ["SITES", "RemoteSites", "clean_channel", "clean_device", "put_remote"]
+__all__ = ["SITES", "RemoteSites", "clean_channel", "clean_device"]

@@ -3,17 +3,14 @@ hot path counts nothing extra)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from micboardd.daemon import Daemon
+from micboardd.server.context import DaemonView
 
 
 def _esc(v: str) -> str:
     return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def render_metrics(d: Daemon) -> str:
+def render_metrics(d: DaemonView) -> str:
     out: list[str] = []
 
     def metric(name: str, kind: str, help_: str, samples: list[tuple[dict[str, str], float]]
@@ -26,9 +23,9 @@ def render_metrics(d: Daemon) -> str:
 
     links = list(d.links.values())
     metric("frames_parsed_total", "counter", "Frames parsed from receivers.",
-           [({"device": lk.id}, lk.driver.stats.frames) for lk in links])
+           [({"device": lk.id}, lk.frames) for lk in links])
     metric("frames_malformed_total", "counter", "Malformed frames from receivers.",
-           [({"device": lk.id}, lk.driver.stats.malformed) for lk in links])
+           [({"device": lk.id}, lk.malformed) for lk in links])
     metric("reconnects_total", "counter", "Reconnections after a link was lost.",
            [({"device": lk.id}, lk.reconnects) for lk in links])
     metric("link_up", "gauge", "1 when the receiver link is online.",
@@ -52,6 +49,6 @@ def render_metrics(d: Daemon) -> str:
            [({}, d.reloads)])
     metric("config_reload_failures_total", "counter", "Configuration reloads refused.",
            [({}, d.reload_failures)])
-    for name, kind, help_, value in d.extra_metrics():
+    for name, kind, help_, value in d.part_metrics():
         metric(name, kind, help_, [({}, value)])
     return "\n".join(out) + "\n"

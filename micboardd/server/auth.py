@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import time
 from dataclasses import dataclass
 
-from micboardd.config import HttpConfig, is_loopback
+from aiohttp import web
+
+from micboardd.config import HttpConfig
 
 ROLES = {"viewer": 0, "operator": 1}
 FAIL_WINDOW_S = 60.0
@@ -35,6 +38,8 @@ class AuthError(Exception):
 
 
 class Guard:
+    """Decides who may write; ``request.app[GUARD]``."""
+
     def __init__(self, cfg: HttpConfig) -> None:
         self.cfg = cfg
         self._failures: dict[str, list[float]] = {}
@@ -93,3 +98,26 @@ class Guard:
         times = [t for t in self._failures.get(peer or "?", []) if now - t < FAIL_WINDOW_S]
         extra = len(times) - FAIL_FREE
         return 0.0 if extra <= 0 else min(MAX_DELAY_S, 0.25 * 2 ** min(extra, 5))
+
+
+GUARD: web.AppKey[Guard] = web.AppKey("guard", Guard)
+
+
+def authorize(request: web.Request, need: str = "operator") -> Principal:
+    """The principal making this request; AuthError (401/403) when it may not write."""
+    return request.app[GUARD].check_write(request.headers.get("Authorization"),
+                                          request.remote, need)
+
+
+def hash_token(token: str) -> str:
+    """What goes in ``http.tokens[].sha256`` for a token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return host == "localhost"

@@ -24,11 +24,10 @@ from micboardd.drivers import (
     CommandDone,
     CommandFailed,
     Driver,
-    Event,
     ProtocolError,
     driver_class,
 )
-from micboardd.store import Store
+from micboardd.state import Store
 
 log = structlog.get_logger("micboardd.link")
 
@@ -109,6 +108,14 @@ class Link:
     @property
     def stopping(self) -> bool:
         return self._stopping
+
+    @property
+    def frames(self) -> int:
+        return self.driver.stats.frames
+
+    @property
+    def malformed(self) -> int:
+        return self.driver.stats.malformed
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -318,33 +325,3 @@ class Link:
             raise CommandTimeout(f"{self.id} did not confirm within {timeout:g} s") from None
         finally:
             self._waiters.pop(cmd_id, None)
-
-
-class LinkTicker:
-    """One timer for every link: keepalives and stale checks without a wake-up per link."""
-
-    def __init__(self, links: dict[str, Link], every: float = CHECK_EVERY) -> None:
-        self.links = links
-        self.every = every
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="link-ticker")
-
-    def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(self.every)
-            now = loop.time()
-            for link in list(self.links.values()):
-                try:
-                    link.check(now)
-                except Exception:  # one broken link must not stop the others' checks
-                    log.exception("link_check_failed", device=link.id)
-
-__all__ = ["CommandRefused", "CommandTimeout", "Event", "Link", "LinkDown", "LinkError",
-           "LinkTicker"]

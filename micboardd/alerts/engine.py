@@ -1,8 +1,6 @@
 """Alerts: rules over the live state, raised as episodes (open -> acknowledged -> resolved).
 
-Each rule turns a channel (or, for ``rx_offline``, a receiver) into a signal: ``bad``,
-``good``, ``unknown`` (no reading, or inside the hysteresis band) or ``n/a`` (the rule
-does not apply: disabled, slot not active, channel gone). An episode opens when the
+The rules (rules.py) turn each channel and receiver into a signal. An episode opens when the
 signal has been bad for the rule's hold time (``rf_below_for_s``, ``tx_off_for_s``,
 ``offline_for_s``; immediately for the others) and resolves only after it has been good
 for ``clear_after_s`` without interruption. Flapping therefore extends one episode
@@ -21,168 +19,33 @@ keys it sets. Acknowledge with ``POST /api/alerts/{id}/ack`` (operator token; au
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
-import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import structlog
 
-from micboardd.config import AlertRule, AlertsConfig, Config
-from micboardd.store import JSON, Store
-
-if TYPE_CHECKING:
-    from aiohttp import web
-
-    from micboardd.daemon import Daemon
+from micboardd.alerts.rules import (
+    BAD,
+    CHANNEL_RULES,
+    GOOD,
+    NA,
+    NO_READING,
+    NOT_APPLICABLE,
+    RULES,
+    Signal,
+    merged_rule,
+    open_hold,
+    receiver_signal,
+)
+from micboardd.config import AlertRule, AlertsConfig
+from micboardd.state import JSON, Store
 
 log = structlog.get_logger("micboardd.alerts")
 
-BAD, GOOD, UNKNOWN, NA = "bad", "good", "unknown", "n/a"
-RULES = ("battery", "rf_low", "tx_off", "interference", "encryption", "rx_offline")
 SECTION = "alerts"
 MAX_NOTE = 256
 
 Listener = Callable[[str, JSON], None]  # (transition: open|update|ack|resolve, alert)
-
-
-@dataclass(slots=True, frozen=True)
-class Signal:
-    state: str
-    severity: str = "warning"
-    message: str = ""
-    value: float | None = None
-
-
-_UNKNOWN = Signal(UNKNOWN)
-_NA = Signal(NA)
-_GOOD = Signal(GOOD)
-
-
-# ----------------------------------------------------------------------------- rules
-
-
-def _tx_present(ch: JSON) -> bool | None:
-    present: bool | None = ch["tx"]["present"]
-    if present is not None:
-        return present
-    status = ch["status"]
-    if status == "TX_OFF" or status.startswith("PREV_"):
-        return False
-    if status in ("GOOD", "REPLACE", "CRITICAL", "AUDIO_PEAK"):
-        return True
-    return None
-
-
-def battery_signal(ch: JSON, r: AlertRule, slot: JSON | None, online: bool) -> Signal:
-    b_max, m_max = r.battery_bars_at_or_below, r.minutes_at_or_below
-    if b_max is None and m_max is None:
-        return _NA
-    tx = ch["tx"]
-    bars, mins = tx["battery_bars"], tx["battery_minutes"]
-    if bars is None and mins is None:
-        return _UNKNOWN
-    low_bars = b_max is not None and bars is not None and bars <= b_max
-    low_mins = m_max is not None and mins is not None and mins <= m_max
-    if low_bars or low_mins:
-        parts = []
-        if bars is not None:
-            parts.append(f"{bars} bar{'' if bars == 1 else 's'}")
-        if mins is not None:
-            parts.append(f"{mins} min left")
-        critical = bars == 0 or (mins is not None and mins <= 10)
-        return Signal(BAD, "critical" if critical else "warning",
-                      "Battery low: " + ", ".join(parts),
-                      float(bars) if bars is not None else float(mins))
-    ok_bars = b_max is None or bars is None or bars > b_max + r.battery_clear_margin_bars
-    ok_mins = m_max is None or mins is None or mins > m_max + r.minutes_clear_margin
-    return _GOOD if ok_bars and ok_mins else _UNKNOWN
-
-
-def rf_signal(ch: JSON, r: AlertRule, slot: JSON | None, online: bool) -> Signal:
-    limit = r.rf_below_pct
-    if limit is None:
-        return _NA
-    level = ch["rf"]["level_pct"]
-    if not online or level is None or _tx_present(ch) is not True:
-        return _UNKNOWN  # an off transmitter has no RF to judge
-    if level < limit:
-        return Signal(BAD, "warning", f"RF low (below {limit}%)", float(level))
-    return _GOOD if level >= limit + r.rf_clear_margin_pct else _UNKNOWN
-
-
-def tx_off_signal(ch: JSON, r: AlertRule, slot: JSON | None, online: bool) -> Signal:
-    if not r.tx_off_when_active or slot is None or not slot.get("active", True):
-        return _NA
-    if not online:
-        return _UNKNOWN  # the receiver alert says it; we cannot know the transmitter
-    present = _tx_present(ch)
-    if present is None:
-        return _UNKNOWN
-    if not present:
-        return Signal(BAD, "critical", "Transmitter off on an active slot")
-    return _GOOD
-
-
-def interference_signal(ch: JSON, r: AlertRule, slot: JSON | None, online: bool) -> Signal:
-    if not r.interference:
-        return _NA
-    v = ch["rf"]["interference"]
-    if v is None:
-        return _UNKNOWN
-    return Signal(BAD, "warning", "RF interference detected") if v else _GOOD
-
-
-def encryption_signal(ch: JSON, r: AlertRule, slot: JSON | None, online: bool) -> Signal:
-    if not r.encryption_mismatch:
-        return _NA
-    v = ch["rf"]["encryption_ok"]
-    if v is None:
-        return _UNKNOWN
-    return _GOOD if v else Signal(BAD, "critical", "Encryption mismatch")
-
-
-CHANNEL_RULES: tuple[tuple[str, Callable[[JSON, AlertRule, JSON | None, bool], Signal]], ...] = (
-    ("battery", battery_signal),
-    ("rf_low", rf_signal),
-    ("tx_off", tx_off_signal),
-    ("interference", interference_signal),
-    ("encryption", encryption_signal),
-)
-
-
-def receiver_signal(dev: JSON | None, r: AlertRule) -> Signal:
-    if dev is None or not r.receiver_offline:
-        return _NA
-    link = dev["link"]
-    if link == "online":
-        return _GOOD
-    what = "not answering" if link == "silent" else "offline"
-    return Signal(BAD, "critical", f"Receiver {what}")
-
-
-def _open_hold(rule: str, r: AlertRule) -> float:
-    if rule == "rf_low":
-        return r.rf_below_for_s
-    if rule == "tx_off":
-        return r.tx_off_for_s
-    if rule == "rx_offline":
-        return r.offline_for_s
-    return 0.0
-
-
-def merged_rule(cfg: AlertsConfig, group: str | None) -> AlertRule:
-    """``alerts.default`` with the keys ``alerts.groups[group]`` sets."""
-    g = cfg.groups.get(group) if group is not None else None
-    if g is None:
-        return cfg.default
-    return cfg.default.model_copy(update={k: getattr(g, k) for k in g.model_fields_set})
-
-
-# ---------------------------------------------------------------------------- engine
 
 
 @dataclass(slots=True, eq=False)
@@ -191,7 +54,7 @@ class _Track:
     rule: str
     bad_since: float | None = None
     good_since: float | None = None
-    last: Signal = _UNKNOWN
+    last: Signal = NO_READING
     alert: JSON | None = None  # the episode while open or acknowledged
 
 
@@ -291,12 +154,20 @@ class AlertEngine:
             self._eval_device(dev_id, now)
         for key in self.store.channels:
             self._eval_channel(key, now)
-        # subjects that no longer exist
         for (subject, rule), tr in list(self._tracks.items()):
-            gone = (subject not in self.store.devices if rule == "rx_offline"
-                    else subject not in self.store.channels)
-            if gone:
-                self._step(tr.subject, rule, _NA, now)
+            if self._gone(subject, rule):
+                self._step(tr.subject, rule, NOT_APPLICABLE, now)
+
+    def _gone(self, subject: str, rule: str) -> bool:
+        """The subject no longer exists: its receiver was removed, or answers without
+        this channel. A channel of a receiver that has not connected yet (an episode
+        taken up at start) is not gone: it is not known yet."""
+        if rule == "rx_offline":
+            return subject not in self.store.devices
+        if subject in self.store.channels:
+            return False
+        dev = self.store.devices.get(subject.rpartition("/")[0])
+        return dev is None or dev["link"] == "online"
 
     def tick(self, now: float | None = None) -> None:
         """Run the timers: holds that have elapsed open or resolve episodes."""
@@ -330,7 +201,7 @@ class AlertEngine:
         if ch is None:
             for rule, _ in CHANNEL_RULES:
                 if (key, rule) in self._tracks:
-                    self._step(key, rule, _NA, now)
+                    self._step(key, rule, NOT_APPLICABLE, now)
             return
         slot = self._slots.get(key)
         r = self._rule(slot.get("group") if slot else None)
@@ -378,7 +249,7 @@ class AlertEngine:
         if tr.alert is None:
             if tr.bad_since is not None:
                 r = self._rule_for(tr)
-                if now - tr.bad_since >= _open_hold(tr.rule, r):
+                if now - tr.bad_since >= open_hold(tr.rule, r):
                     self._open(tr, now)
                 else:
                     pending = True
@@ -518,98 +389,3 @@ class AlertEngine:
     @property
     def open_count(self) -> int:
         return len(self._by_id)
-
-    def metrics(self) -> list[tuple[str, str, str, float]]:
-        return [
-            ("alerts_open", "gauge", "Alert episodes open or acknowledged.", self.open_count),
-            ("alerts_opened_total", "counter", "Alert episodes opened.", self.opened_total),
-            ("alerts_resolved_total", "counter", "Alert episodes resolved.",
-             self.resolved_total),
-            ("alerts_acknowledged_total", "counter", "Alert episodes acknowledged.",
-             self.acked_total),
-        ]
-
-
-# ------------------------------------------------------------------------ the part
-
-_ENGINES: weakref.WeakKeyDictionary[Daemon, AlertEngine] = weakref.WeakKeyDictionary()
-TICK_S = 1.0
-
-
-def engine_for(daemon: Daemon) -> AlertEngine | None:
-    return _ENGINES.get(daemon)
-
-
-def history_listener(daemon: Daemon) -> Listener | None:
-    """Stores transitions through the history part, when it runs."""
-    from micboardd.history import history_for
-
-    h = history_for(daemon)
-    if h is None:
-        return None
-    rec = h.recorder
-
-    def on_change(transition: str, alert: JSON) -> None:
-        rec.alert(alert)
-        if transition != "update":
-            ts = {"open": alert["opened"], "ack": alert["acked"],
-                  "resolve": alert["resolved"]}[transition]
-            rec.event(ts if ts is not None else time.time(), f"alert_{transition}", {
-                "id": alert["id"], "rule": alert["rule"], "severity": alert["severity"],
-                "message": alert["message"], "by": alert["acked_by"]
-                if transition == "ack" else None}, alert["channel"], alert["device"])
-
-    return on_change
-
-
-async def start(daemon: Daemon) -> Callable[[], Awaitable[None]] | None:
-    engine = AlertEngine(daemon.store, daemon.config.alerts)
-    _ENGINES[daemon] = engine
-    from micboardd.history import history_for, load_open_alerts
-
-    h = history_for(daemon)
-    if h is not None:
-        try:
-            episodes = await h.query(load_open_alerts)
-        except Exception as exc:  # history trouble never stops alerting
-            log.warning("alerts_restore_failed", error=str(exc))
-        else:
-            engine.restore(episodes)
-    listener = history_listener(daemon)
-    if listener is not None:
-        engine.listeners.append(listener)
-    engine.attach()
-    daemon.metric_sources.append(engine.metrics)
-
-    def on_reload(cfg: Config) -> None:
-        engine.reconfigure(cfg.alerts)
-
-    daemon.on_reload.append(on_reload)
-
-    async def ticker() -> None:
-        while True:
-            await asyncio.sleep(TICK_S)
-            try:
-                engine.tick()
-            except Exception:
-                log.exception("alerts_tick_failed")
-
-    task = asyncio.create_task(ticker(), name="alerts")
-
-    async def stop() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        engine.detach()
-        _ENGINES.pop(daemon, None)
-
-    return stop
-
-
-def add_routes(daemon: Daemon, app: web.Application) -> None:
-    from micboardd.history_api import add_alert_routes
-
-    add_alert_routes(daemon, app)
-
-
-__all__ = ["RULES", "AlertEngine", "Signal", "alert_id", "engine_for", "merged_rule", "start"]

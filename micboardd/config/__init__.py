@@ -1,0 +1,22 @@
+"""Configuration: the models (:mod:`.models`) and loading files (:mod:`.load`)."""
+
+from micboardd.config.load import EX_CONFIG, ConfigError, load_config, parse_config, problems
+from micboardd.config.models import (
+    AlertRule,
+    AlertsConfig,
+    Config,
+    DeviceConfig,
+    GroupConfig,
+    HistoryConfig,
+    HttpConfig,
+    MqttConfig,
+    SlotConfig,
+    StatusConfig,
+    TokenConfig,
+)
+
+__all__ = [
+    "EX_CONFIG", "AlertRule", "AlertsConfig", "Config", "ConfigError", "DeviceConfig",
+    "GroupConfig", "HistoryConfig", "HttpConfig", "MqttConfig", "SlotConfig", "StatusConfig",
+    "TokenConfig", "load_config", "parse_config", "problems",
+]

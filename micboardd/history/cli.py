@@ -1,0 +1,72 @@
+"""``micboardd prune``: delete history older than an age, from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from micboardd.config import EX_CONFIG, Config, ConfigError, load_config
+from micboardd.history.retention import DAY, parse_duration, prune
+from micboardd.history.schema import connect, db_path, migrate
+
+
+def add_prune_command(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "prune", help="delete history older than a given age (see --dry-run)")
+    p.add_argument("--config", "-c", help="configuration file (finds the database and "
+                                          "the default retention)")
+    p.add_argument("--db", help="history database file (instead of --config)")
+    p.add_argument("--older-than", help="age such as 90d, 12h (default: "
+                                        "history.retention_days)")
+    p.add_argument("--dry-run", action="store_true", help="report what would go; delete "
+                                                          "nothing")
+    p.add_argument("--vacuum", action="store_true", help="give the space back to the disk "
+                                                         "afterwards (locks the database)")
+    p.set_defaults(func=cmd_prune)
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    cfg = Config()
+    if args.config:
+        try:
+            cfg = load_config(args.config)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return EX_CONFIG
+    path = Path(args.db) if args.db else db_path(cfg)
+    if not path.exists():
+        print(f"{path}: no history database", file=sys.stderr)
+        return 1
+    now = time.time()
+    try:
+        age = (parse_duration(args.older_than) if args.older_than
+               else cfg.history.retention_days * DAY)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    cut = now - age
+    audit_cut = now - max(age, cfg.history.audit_retention_days * DAY)
+    conn = connect(path, busy_timeout_ms=30_000)
+    try:
+        migrate(conn)
+        res = prune(conn, cut, audit_cut, dry_run=args.dry_run)
+        if args.vacuum and not args.dry_run:
+            conn.execute("VACUUM")
+    except sqlite3.Error as exc:
+        print(f"{path}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        conn.close()
+    verb = "would delete" if args.dry_run else "deleted"
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(cut))
+    audit_stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(audit_cut))
+    print(f"{path}: {verb} rows older than {stamp} (audit: older than {audit_stamp})")
+    for table in ("samples", "events", "alerts", "audit"):
+        print(f"  {table:8} {res.get(table, 0)}")
+    print(f"  {'total':8} {sum(res.values())}")
+    return 0
+

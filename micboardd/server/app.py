@@ -1,0 +1,99 @@
+"""The aiohttp application on one port: the dashboard, the REST API, /ws, /metrics and
+/healthz, with the middlewares every answer goes through."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+import structlog
+from aiohttp import web
+
+from micboardd.config import Config
+from micboardd.server.api import ENDPOINTS as READS
+from micboardd.server.auth import GUARD, AuthError, Guard
+from micboardd.server.context import DAEMON, DaemonView
+from micboardd.server.endpoints import Endpoint, Handler, InvalidInput, register
+from micboardd.server.responses import error
+from micboardd.server.static import add_static
+from micboardd.server.websocket import ws_handler
+from micboardd.server.writes import ENDPOINTS as WRITES
+
+log = structlog.get_logger("micboardd.http")
+
+MAX_BODY = 256 * 1024
+
+
+def make_app(daemon: DaemonView, parts: Iterable[Endpoint] = ()) -> web.Application:
+    """The application: the core endpoints, those of the optional parts, the websocket
+    and the dashboard's files."""
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[_errors, _security_headers])
+    app[DAEMON] = daemon
+    app[GUARD] = Guard(daemon.config.http)
+    register(app, [*READS, *WRITES, *parts])
+    app.router.add_get("/ws", ws_handler)
+    add_static(app)
+    return app
+
+
+def reconfigure(app: web.Application, config: Config) -> None:
+    """A reloaded configuration: the guard follows its tokens and modes."""
+    app[GUARD].cfg = config.http
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith("/api/") and isinstance(
+            request.match_info.route.resource, web.StaticResource):
+        # the dashboard's files answer GET anywhere; under /api/ only the API answers
+        allowed = await _allowed(request)
+        if not allowed:
+            return error(404, "Not Found")
+        resp = error(405, "Method Not Allowed")
+        resp.headers["Allow"] = ",".join(sorted(allowed))
+        return resp
+    try:
+        return await handler(request)
+    except InvalidInput as exc:
+        return error(exc.status, exc.reason, problems=exc.problems)
+    except web.HTTPException as exc:
+        if exc.status >= 400 and request.path.startswith("/api/"):
+            resp = error(exc.status, exc.reason)
+            if exc.status == 405:  # say what is allowed (RFC 9110)
+                resp.headers["Allow"] = ",".join(sorted(await _allowed(request)))
+            return resp
+        raise
+    except AuthError as exc:
+        delay = request.app[GUARD].delay_for(request.remote)
+        if delay:
+            await asyncio.sleep(delay)
+        log.warning("write_refused", peer=request.remote, path=request.path, status=exc.status,
+                    reason=exc.reason)
+        resp = error(exc.status, exc.reason)
+        if exc.status == 401:
+            resp.headers["WWW-Authenticate"] = 'Bearer realm="micboardd"'
+        return resp
+
+
+async def _allowed(request: web.Request) -> set[str]:
+    """The methods the API resource at this path takes (the dashboard's static files
+    answer GET on every path, which is not the API's)."""
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if not isinstance(resource, web.StaticResource):
+            _, methods = await resource.resolve(request)
+            allowed |= methods
+    return allowed
+
+
+@web.middleware
+async def _security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    resp = await handler(request)
+    if not resp.prepared:
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "no-referrer")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        if not request.path.startswith("/api/"):
+            # revalidate the dashboard files: a kiosk must not keep old JS after an upgrade
+            resp.headers.setdefault("Cache-Control", "no-cache")
+    return resp

@@ -1,0 +1,86 @@
+"""Endpoints described once: the route, the handler, and the models of what goes in and
+out. The app registers them from this description and the OpenAPI document is generated
+from it (:mod:`micboardd.server.openapi`), so the document cannot drift from the server.
+
+Request bodies and query strings are validated by the same pydantic models and report
+problems the way configuration files do: JSON path and what was expected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from micboardd.config import problems
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    #: the JSON answer's type (a pydantic model, TypedDict or list of them); None: object
+    response: Any = None
+    body: type[BaseModel] | None = None
+    body_required: bool = True
+    query: type[BaseModel] | None = None
+    path_params: type[BaseModel] | None = None
+    #: statuses answered with an Error object besides 200
+    errors: tuple[int, ...] = ()
+    #: needs a bearer token with the operator role (or loopback when none is configured)
+    write: bool = False
+    #: also answers text/csv (``?format=csv`` or ``Accept: text/csv``)
+    csv: bool = False
+    #: the content type of a 200 that is not JSON (``/metrics``)
+    content_type: str = "application/json"
+    tag: str = "state"
+
+
+ENDPOINTS: web.AppKey[list[Endpoint]] = web.AppKey("endpoints", list)
+
+
+def register(app: web.Application, endpoints: Iterable[Endpoint]) -> None:
+    """Add the routes and remember them for the OpenAPI document."""
+    listed = app.setdefault(ENDPOINTS, [])
+    for ep in endpoints:
+        app.router.add_route(ep.method, ep.path, ep.handler)
+        listed.append(ep)
+
+
+class InvalidInput(web.HTTPBadRequest):
+    """A body or query that its model refuses; answered as 400 with the problems."""
+
+    def __init__(self, what: str, found: list[tuple[str, str]]) -> None:
+        super().__init__(reason=f"invalid {what}")
+        self.problems = [{"path": path, "problem": problem} for path, problem in found]
+
+
+async def parse_body(request: web.Request, model: type[M], *, required: bool = True
+                     ) -> M | None:
+    """The request body as ``model``: 400 with JSON paths when it does not fit."""
+    raw = await request.read()
+    if not raw.strip():
+        if required:
+            raise InvalidInput("request body", [("$", "a JSON object is required")])
+        return None
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise InvalidInput("request body", problems(exc)) from None
+
+
+def parse_query(request: web.Request, model: type[M]) -> M:
+    """The query string as ``model``: 400 with the parameter names when it does not fit."""
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise InvalidInput("query", [(p.replace("$.", "?", 1), what)
+                                     for p, what in problems(exc)]) from None

@@ -1,0 +1,30 @@
+"""JSON, error and CSV answers, the same everywhere in the API."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status,
+                        content_type="application/json")
+
+
+def error(status: int, message: str, **extra: Any) -> web.Response:
+    return json_response({"error": message, **extra}, status)
+
+
+def csv_response(header: list[str], rows: list[list[Any]], filename: str) -> web.Response:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(["" if v is None else v for v in r] for r in rows)
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename)  # it goes into a header
+    return web.Response(text=buf.getvalue(), content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{safe}"'})

@@ -1,0 +1,160 @@
+"""The normalized state contract as typed classes: what ``GET /api/state``, the websocket
+snapshot and the MQTT payloads carry (shared/design/ARCHITECTURE.md, plus the additions
+listed in docs/contract-changes.md).
+
+The store keeps plain dicts of exactly these shapes (they are serialized as they are, at
+venue scale, ten times a second); these classes give them names for the type checker and
+for the generated OpenAPI document. ``None`` always means unknown.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+# pydantic (the OpenAPI generator) needs typing_extensions' TypedDict on Python < 3.12
+from typing_extensions import TypedDict
+
+JSON = dict[str, Any]
+
+LinkState = Literal["connecting", "online", "offline", "silent", "garbled"]
+LINK_STATES: tuple[LinkState, ...] = ("connecting", "online", "offline", "silent", "garbled")
+
+Status = Literal[
+    "GOOD", "REPLACE", "CRITICAL", "PREV_GOOD", "PREV_REPLACE", "PREV_CRITICAL",
+    "TX_OFF", "RX_OFFLINE", "AUDIO_PEAK", "UNASSIGNED",
+]
+STATUSES: tuple[Status, ...] = (
+    "GOOD", "REPLACE", "CRITICAL", "PREV_GOOD", "PREV_REPLACE", "PREV_CRITICAL",
+    "TX_OFF", "RX_OFFLINE", "AUDIO_PEAK", "UNASSIGNED",
+)
+
+
+class TxState(TypedDict):
+    """The transmitter (bodypack, handheld; for an IEM transmitter: its own output)."""
+
+    present: bool | None
+    model: str | None
+    battery_bars: int | None  # 0..5
+    battery_percent: int | None  # 0..100
+    battery_minutes: int | None
+    battery_minutes_state: Literal["calculating", "comm_warning"] | None
+    battery_type: str | None
+    muted: bool | None
+    offset_db: float | None
+    power_lock: bool | None
+
+
+class RfState(TypedDict):
+    antennas: str | None  # active antennas: "AB", "A", "B", "" (none)
+    level_pct: int | None  # 0..100, the display bar
+    rssi_dbm: float | None  # strongest active antenna
+    quality: int | None  # 0..5 where the family has it
+    interference: bool | None
+    encryption_ok: bool | None
+
+
+class AudioState(TypedDict):
+    level_pct: int | None  # 0..100, the display bar
+    dbfs: float | None
+    peak_dbfs: float | None
+    peak: bool | None  # overload / peak indicator lit
+    gain_db: float | None
+    muted: bool | None
+
+
+class ChannelState(TypedDict):
+    key: str  # "<device>/<n>"
+    device: str
+    number: int
+    idx: int  # names the channel in compact websocket meter messages (this process)
+    name: str | None  # as the receiver reports it
+    frequency_khz: int | None
+    group_channel: str | None
+    status: Status
+    tx: TxState
+    rf: RfState
+    audio: AudioState
+    updated: float | None
+
+
+class DeviceState(TypedDict):
+    id: str
+    driver: str
+    host: str
+    port: int
+    link: LinkState
+    link_hint: str | None  # what to check when the link is not online
+    model: str | None
+    firmware: str | None
+    device_name: str | None
+    last_seen: float | None
+    channels: list[str]
+
+
+class SlotState(TypedDict):
+    slot: int
+    channel: str | None
+    label_id: str | None
+    label_name: str | None
+    group: str | None
+    active: bool
+
+
+class GroupState(TypedDict):
+    name: str
+    key: str | None
+
+
+class State(TypedDict):
+    """``GET /api/state``; a websocket snapshot carries the same without ``seq``.
+    Optional parts add sections of their own (``alerts``, ``sites``)."""
+
+    seq: int
+    devices: dict[str, DeviceState]
+    channels: dict[str, ChannelState]
+    slots: list[SlotState]
+    groups: list[GroupState]
+
+
+def empty_channel(device_id: str, number: int) -> JSON:
+    """A channel nothing is known about yet (every field present, unknown)."""
+    return {
+        "key": f"{device_id}/{number}",
+        "device": device_id,
+        "number": number,
+        "name": None,
+        "frequency_khz": None,
+        "group_channel": None,
+        "status": "RX_OFFLINE",
+        "tx": {
+            "present": None, "model": None, "battery_bars": None, "battery_percent": None,
+            "battery_minutes": None, "battery_minutes_state": None, "battery_type": None,
+            "muted": None, "offset_db": None, "power_lock": None,
+        },
+        "rf": {
+            "antennas": None, "level_pct": None, "rssi_dbm": None, "quality": None,
+            "interference": None, "encryption_ok": None,
+        },
+        "audio": {
+            "level_pct": None, "dbfs": None, "peak_dbfs": None, "peak": None,
+            "gain_db": None, "muted": None,
+        },
+        "updated": None,
+    }
+
+
+def new_device(device_id: str, driver: str, host: str, port: int, model: str | None) -> JSON:
+    """A configured device before its link has said anything."""
+    return {
+        "id": device_id, "driver": driver, "host": host, "port": port,
+        "link": "connecting", "link_hint": None, "model": model, "firmware": None,
+        "device_name": None, "last_seen": None, "channels": [],
+    }
+
+
+#: Fields that go null when a receiver link drops: a meter frozen at its last value would
+#: lie. Names, frequency and the last battery reading stay (and PREV_* shows their age).
+CLEARED_ON_OFFLINE: dict[str, tuple[str, ...]] = {
+    "rf": ("antennas", "level_pct", "rssi_dbm", "quality"),
+    "audio": ("level_pct", "dbfs", "peak_dbfs", "peak"),
+}

@@ -1,0 +1,49 @@
+"""Devices no link owns: another site's receivers, as its daemon publishes them (MQTT).
+
+Their ids contain ``:`` (``site:device``), which configured ids cannot, so they never
+collide with a local device and a reload never removes them.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from micboardd.state.contract import JSON
+from micboardd.state.mergepatch import diff_into
+from micboardd.state.store import Store
+
+
+def put_remote(store: Store, device_id: str, device: JSON | None,
+               channels: dict[str, JSON]) -> None:
+    """Set a device that no link owns (another site's, through MQTT) with exactly
+    ``channels`` (key -> channel object), or with ``device`` None remove it. Its id
+    must contain ``:`` (``site:device``), which configured ids cannot."""
+    if ":" not in device_id:
+        raise ValueError("remote device ids are site:device")
+    old = store.devices.get(device_id)
+    if device is None:
+        if old is not None:
+            store.remove_device(device_id)
+        return
+    if old is not None:
+        for key in old["channels"]:
+            if key not in channels and store.channels.pop(key, None) is not None:
+                store.batch.pend(("channels",), {key: None})
+    for key, ch in channels.items():
+        cur = store.channels.get(key)
+        ch = {**ch, "idx": cur["idx"] if cur is not None else store.new_idx()}
+        if cur is None:
+            store.channels[key] = copy.deepcopy(ch)
+            store.batch.pend(("channels",), {key: copy.deepcopy(ch)})
+        else:
+            patch = diff_into(cur, ch)
+            if patch:
+                store.batch.pend(("channels", key), patch)
+    dev = {**device, "channels": list(channels)}
+    if old is None:
+        store.devices[device_id] = copy.deepcopy(dev)
+        store.batch.pend(("devices",), {device_id: copy.deepcopy(dev)})
+    else:
+        patch = diff_into(old, dev)
+        if patch:
+            store.batch.pend(("devices", device_id), patch)

@@ -1,0 +1,384 @@
+"""The state store: the single owner of normalized state.
+
+Links hand it driver events; it applies them, derives each channel's ``status``
+(:mod:`micboardd.state.status`), and emits RFC 7396 merge patches with a monotonically
+increasing ``seq`` to its subscribers (websocket hub, history recorder, alert engine,
+MQTT bridge). Nothing else mutates state. How changes are batched into patches is
+:mod:`micboardd.state.batcher`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+
+from micboardd.config import Config, DeviceConfig, SlotConfig
+from micboardd.drivers import ChannelUpdate, DeviceUpdate, Event
+from micboardd.state.batcher import PatchBatcher
+from micboardd.state.contract import CLEARED_ON_OFFLINE, JSON, empty_channel, new_device
+from micboardd.state.status import Holds, derive
+
+_log = structlog.get_logger("micboardd.state")
+
+
+class Subscriber(Protocol):
+    def __call__(self, seq: int, patch: JSON, meter_only: bool) -> None: ...
+
+
+@dataclass(slots=True)
+class Stats:
+    patches: int = 0
+    meter_patches: int = 0
+    events: int = 0
+    subscriber_errors: int = 0
+
+
+class Store:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Callable[[], float] = time.time,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        self.clock = clock
+        self.seq = 0
+        self.devices: dict[str, JSON] = {}
+        self.channels: dict[str, JSON] = {}
+        self.slots: list[JSON] = []
+        self.groups: list[JSON] = []
+        #: extra top-level keyed sections owned by optional parts ("alerts", "sites")
+        self.sections: dict[str, JSON] = {}
+        self._holds: dict[str, Holds] = {}
+        self._subscribers: list[Subscriber] = []
+        self._split_cache: dict[str, tuple[str, ...]] = {}
+        self._meter_latest: dict[str, JSON] = {}
+        #: device -> when it was last heard, not yet in the state (it goes with the meters)
+        self._seen_latest: dict[str, float] = {}
+        self._next_idx = 0
+        self.stats = Stats()
+        self.config = config
+        self.batch = PatchBatcher(self._emit, self._apply_meters,
+                                  config.http.meter_interval_ms / 1000, loop)
+        self.reconfigure(config)
+
+    # -- subscriptions ----------------------------------------------------------------
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        self._subscribers.append(fn)
+        return lambda: self._subscribers.remove(fn) if fn in self._subscribers else None
+
+    def snapshot(self) -> JSON:
+        """The whole state as of ``seq`` (shares structure: serialize, don't mutate)."""
+        return {"seq": self.seq, **self.state()}
+
+    def state(self) -> JSON:
+        """Everything but ``seq``: what a websocket snapshot carries."""
+        return {"devices": self.devices, "channels": self.channels, "slots": self.slots,
+                "groups": self.groups, **self.sections}
+
+    def put(self, section: str, key: str, value: JSON | None) -> None:
+        """Set (or with None delete) ``state[section][key]`` for an optional part, e.g.
+        an alert episode; patched to clients like everything else."""
+        if section in ("devices", "channels", "slots", "groups", "seq"):
+            raise ValueError(f"{section!r} belongs to the store")
+        sec = self.sections.setdefault(section, {})
+        if value is None:
+            if sec.pop(key, None) is None:
+                return
+        else:
+            if sec.get(key) == value:
+                return
+            sec[key] = copy.deepcopy(value)
+        self.batch.pend((section,), {key: copy.deepcopy(value)})
+
+    # -- configuration ----------------------------------------------------------------
+
+    def reconfigure(self, config: Config) -> None:
+        """Add, update and remove devices and slots to match ``config``."""
+        self.config = config
+        self.batch.meter_interval = config.http.meter_interval_ms / 1000
+        wanted = {d.id: d for d in config.devices if d.enabled}
+        for device_id in list(self.devices):
+            if device_id not in wanted and ":" not in device_id:  # remote ones stay
+                self.remove_device(device_id)
+        for d in wanted.values():
+            self.add_device(d)
+        self.set_slots(config.slots)
+        groups = [g.model_dump() for g in config.groups]
+        if groups != self.groups:
+            self.groups = groups
+            self.batch.pend((), {"groups": copy.deepcopy(groups)})
+
+    def add_device(self, d: DeviceConfig) -> None:
+        port = d.port or 2202
+        if d.id in self.devices:
+            dev = self.devices[d.id]
+            changes = {k: v for k, v in (("driver", d.driver), ("host", d.host),
+                                          ("port", port)) if dev.get(k) != v}
+            if changes:
+                dev.update(changes)
+                self.batch.pend(("devices", d.id), changes)
+            return
+        dev = new_device(d.id, d.driver, d.host, port, d.model)
+        self.devices[d.id] = dev
+        self.batch.pend(("devices",), {d.id: copy.deepcopy(dev)})
+        for n in range(1, (d.channel_count() or 0) + 1):
+            self._ensure_channel(d.id, n)
+
+    def remove_device(self, device_id: str) -> None:
+        dev = self.devices.pop(device_id, None)
+        if dev is None:
+            return
+        self.batch.pend(("devices",), {device_id: None})
+        for key in dev["channels"]:
+            self.channels.pop(key, None)
+            self._holds.pop(key, None)
+            self.batch.pend(("channels",), {key: None})
+            self.batch.forget_meters(key)
+            self._meter_latest.pop(key, None)
+
+    def new_idx(self) -> int:
+        """A small number naming a channel for the life of this process (never reused):
+        compact meter messages refer to channels by it."""
+        self._next_idx += 1
+        return self._next_idx
+
+    def set_slots(self, slots: Iterable[SlotConfig | JSON]) -> None:
+        out: list[JSON] = []
+        for s in slots:
+            d = s.model_dump() if isinstance(s, SlotConfig) else dict(s)
+            out.append({k: d.get(k) for k in ("slot", "channel", "label_id", "label_name",
+                                               "group", "active")})
+        out.sort(key=lambda s: int(s["slot"]))
+        if out != self.slots:
+            self.slots = out
+            # arrays are replaced whole in a merge patch
+            self.batch.pend((), {"slots": copy.deepcopy(out)})
+
+    def _ensure_channel(self, device_id: str, n: int) -> JSON:
+        key = f"{device_id}/{n}"
+        ch = self.channels.get(key)
+        if ch is None:
+            ch = empty_channel(device_id, n)
+            ch["idx"] = self.new_idx()
+            ch["status"] = self._derive_status(ch, Holds(), 0.0, device_id)
+            self.channels[key] = ch
+            self._holds[key] = Holds()
+            self.batch.pend(("channels",), {key: copy.deepcopy(ch)})
+            dev = self.devices[device_id]
+            chans = dev["channels"]
+            chans.append(key)
+            chans.sort(key=lambda k: int(k.rsplit("/", 1)[1]))
+            self.batch.pend(("devices", device_id), {"channels": list(chans)})
+        return ch
+
+    # -- updates from links -----------------------------------------------------------
+
+    def set_link(self, device_id: str, link: str, hint: str | None = None) -> None:
+        dev = self.devices.get(device_id)
+        if dev is None or (dev["link"] == link and dev["link_hint"] == hint):
+            return
+        was_online = dev["link"] == "online"
+        dev["link"] = link
+        dev["link_hint"] = hint
+        self.batch.pend(("devices", device_id), {"link": link, "link_hint": hint})
+        now = self.clock()
+        for key in dev["channels"]:
+            ch = self.channels[key]
+            if link != "online":
+                self._meter_latest.pop(key, None)  # never resurrect meters of a dead link
+            if was_online and link != "online":
+                for section, names in CLEARED_ON_OFFLINE.items():
+                    sec = ch[section]
+                    cleared = {n: None for n in names if sec[n] is not None}
+                    if cleared:
+                        # null means "unknown" in the contract; keep the key, send null
+                        sec.update(cleared)
+                        self.batch.pend(("channels", key, section), cleared)
+            self._restatus(key, ch, now)
+
+    def apply(self, device_id: str, events: Iterable[Event]) -> None:
+        """Apply driver events from one device's link."""
+        dev = self.devices.get(device_id)
+        if dev is None:
+            return
+        now = self.clock()
+        n_events = 0
+        for ev in events:
+            n_events += 1
+            if type(ev) is ChannelUpdate:
+                self._apply_channel(device_id, ev, now)
+            elif type(ev) is DeviceUpdate:
+                self._apply_device(dev, ev, now)
+        self.stats.events += n_events
+        last = self._seen_latest.get(device_id, dev["last_seen"])
+        if last is None or now - last >= 1.0:
+            # at most once a second: staleness needs seconds, and bytes to browsers count.
+            # It reaches the state with the meters, so the state never runs ahead of seq.
+            self._seen_latest[device_id] = round(now, 3)
+            self.batch.schedule_meter()
+
+    def _apply_device(self, dev: JSON, ev: DeviceUpdate, now: float) -> None:
+        changed: JSON = {}
+        for k, v in ev.values.items():
+            if k == "channel_count":
+                if isinstance(v, int):
+                    for n in range(1, v + 1):
+                        self._ensure_channel(dev["id"], n)
+                continue
+            if k in dev and dev[k] != v:
+                dev[k] = v
+                changed[k] = v
+        if changed:
+            self.batch.pend(("devices", dev["id"]), changed)
+
+    def _apply_channel(self, device_id: str, ev: ChannelUpdate, now: float) -> None:
+        key = f"{device_id}/{ev.channel}"
+        if ev.meter or ev.values.keys() <= _PACED:
+            # Hot path (ten thousand a second at venue scale): keep the latest values
+            # and diff them once per meter interval in _apply_meters.
+            latest = self._meter_latest.get(key)
+            if latest is None:
+                self._meter_latest[key] = dict(ev.values)
+                if key not in self.channels:
+                    self._ensure_channel(device_id, ev.channel)
+            else:
+                latest.update(ev.values)
+            if ev.values.get("audio.peak"):
+                # a peak must light AUDIO_PEAK even if the next sample clears it
+                self._holds[key].peak_until = now + self.config.status.peak_hold_s
+                pch = self.channels[key]
+                if pch["status"] != "AUDIO_PEAK":
+                    self._restatus(key, pch, now)
+            self.batch.schedule_meter()
+            return
+        ch = self.channels.get(key)
+        if ch is None:
+            ch = self._ensure_channel(device_id, ev.channel)
+        self._apply_values(key, ch, ev.values, False, now)
+
+    def _apply_meters(self) -> None:
+        """Fold the latest meter values of every channel into the pending meter patch."""
+        if self._seen_latest:
+            seen, self._seen_latest = self._seen_latest, {}
+            for device_id, ts in seen.items():
+                dev = self.devices.get(device_id)
+                if dev is not None:
+                    dev["last_seen"] = ts
+                    self.batch.pend(("devices", device_id), {"last_seen": ts}, meter=True,
+                                    schedule=False)
+        latest, self._meter_latest = self._meter_latest, {}
+        if not latest:
+            return
+        now = self.clock()
+        channels = self.channels
+        for key, values in latest.items():
+            ch = channels.get(key)
+            if ch is not None:
+                self._apply_values(key, ch, values, True, now)
+
+    def _apply_values(self, key: str, ch: JSON, values: Mapping[str, Any], meter: bool,
+                      now: float) -> None:
+        pch: JSON | None = None  # this channel's node in the pending patch
+        restatus = False
+        cache = self._split_cache
+        for path, value in values.items():
+            parts = cache.get(path)
+            if parts is None:
+                parts = cache[path] = tuple(path.split("."))
+            if len(parts) == 1:
+                if path in ch and ch[path] == value:
+                    continue
+                ch[path] = value
+                if pch is None:
+                    pch = self.batch.channel_node(key, meter)
+                pch[path] = value
+            else:
+                section, name = parts
+                sec = ch[section]
+                if name in sec and sec[name] == value:
+                    continue
+                sec[name] = value
+                if pch is None:
+                    pch = self.batch.channel_node(key, meter)
+                psec = pch.get(section)
+                if psec is None:
+                    pch[section] = {name: value}
+                else:
+                    psec[name] = value
+                if section == "tx" or name == "peak":
+                    restatus = True
+        if pch is None:
+            return
+        if not meter:
+            # meters alone do not move "updated": it would cost every client bytes for
+            # every channel every second; staleness is the device's last_seen
+            ch["updated"] = pch["updated"] = round(now, 3)
+            self.batch.schedule()
+        if restatus:
+            self._restatus(key, ch, now)
+
+    # -- status -----------------------------------------------------------------------
+
+    def _restatus(self, key: str, ch: JSON, now: float) -> None:
+        holds = self._holds[key]
+        tx = ch["tx"]
+        holds.note(tx["battery_bars"], ch["audio"]["peak"], now, self.config.status.peak_hold_s)
+        status = self._derive_status(ch, holds, now, ch["device"])
+        old = ch["status"]
+        if status != old:
+            ch["status"] = status
+            if "AUDIO_PEAK" in (status, old) and status != "RX_OFFLINE" and old != "RX_OFFLINE":
+                # a peak lighting or going out is meter news: it travels at the meter
+                # pace (hundreds a minute at venue scale), not as a message of its own
+                self.batch.pend(("channels", key), {"status": status}, meter=True)
+            else:
+                self.batch.pend(("channels", key), {"status": status})
+
+    def _derive_status(self, ch: JSON, holds: Holds, now: float, device_id: str) -> str:
+        dev = self.devices.get(device_id)
+        tx = ch["tx"]
+        return derive(holds.facts(dev is not None and dev["link"] == "online",
+                                  tx["battery_bars"], tx["present"], now,
+                                  self.config.status.prev_hold_s))
+
+    def sweep(self) -> None:
+        """Expire PREV_* and AUDIO_PEAK holds; the daemon calls this once a second."""
+        now = self.clock()
+        hold = self.config.status.prev_hold_s
+        for key, holds in self._holds.items():
+            ch = self.channels[key]
+            if holds.expired(ch["status"], now, hold):
+                self._restatus(key, ch, now)
+
+    # -- flushing ---------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Emit everything pending now as one patch, meters included (shutdown, tests)."""
+        self.batch.flush()
+
+    def _emit(self, patch: JSON, meter_only: bool) -> None:
+        self.seq += 1
+        self.stats.patches += 1
+        if meter_only:
+            self.stats.meter_patches += 1
+        seq = self.seq
+        for fn in list(self._subscribers):
+            try:
+                fn(seq, patch, meter_only)
+            except Exception:  # a broken consumer must not break the store
+                self.stats.subscriber_errors += 1
+                _log.exception("subscriber_failed", subscriber=repr(fn))
+
+
+#: Fields that travel at the meter pace although drivers do not call them meters: the
+#: runtime countdown changes once a minute on every transmitter, which at venue scale is
+#: a message a second or more to every browser if each went out on its own.
+_PACED = frozenset({"tx.battery_minutes", "tx.battery_minutes_state"})
