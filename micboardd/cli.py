@@ -1,4 +1,4 @@
-"""``micboardd`` command line: run, demo, check-config, simulate, hash-token, prune."""
+"""``micboardd`` command line: run, demo, check-config, simulate, hash-token, prune, path."""
 
 from __future__ import annotations
 
@@ -17,11 +17,10 @@ import orjson
 from micboardd import __version__
 from micboardd.config import EX_CONFIG, Config, ConfigError, load_config
 from micboardd.history.cli import add_prune_command
+from micboardd.resources import find, shipped_file
 from micboardd.server.auth import hash_token
 
 EX_UNAVAILABLE = 69  # sysexits.h: the port is taken
-ROOT = Path(__file__).resolve().parent.parent
-DEMO_CONFIG = ROOT / "config" / "demo.json"
 
 
 def _use_uvloop() -> str:
@@ -100,7 +99,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from micboardd.logs import setup_logging
     from micboardd.simulate import start_fleet
 
-    src = Path(args.config) if args.config else DEMO_CONFIG
+    src = Path(args.config) if args.config else shipped_file("examples", "demo.json")
     try:
         base = load_config(src)
     except ConfigError as exc:
@@ -115,14 +114,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         config, sims = await start_fleet(base, loopback_any_port=True, frozen=args.frozen)
         http = config.http.model_copy(update={"host": args.host, "port": args.port})
         config = config.model_copy(update={"http": http, "state_dir": str(state_dir)})
-        # the running copy lives in the state dir: slot edits made on the page land
-        # there, never in the repository's demo file
+        # the running copy (with the simulators' ports) lives in the state dir; slot
+        # edits made on the page go to the state dir's layout file (Daemon.save_layout)
         path = state_dir / "demo.json"
-        saved = orjson.loads(path.read_bytes()) if path.exists() else None
         raw = config.model_dump(mode="json", exclude_none=True)
-        if saved and isinstance(saved, dict):
-            raw["slots"] = saved.get("slots", raw.get("slots", []))
-            raw["groups"] = saved.get("groups", raw.get("groups", []))
         path.write_bytes(orjson.dumps(raw, option=orjson.OPT_INDENT_2) + b"\n")
         config = load_config(path)
         shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
@@ -190,6 +185,16 @@ def cmd_hash_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_path(args: argparse.Namespace) -> int:
+    found = find(args.name)
+    if found is None:
+        print(f"micboardd: nothing called {args.name!r} ships with micboardd (try web, "
+              "demo.json, venue.example.json, micboardd.service)", file=sys.stderr)
+        return 1
+    print(found)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="micboardd", description=__doc__)
     p.add_argument("--version", action="version", version=f"micboardd {__version__}")
@@ -204,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="run with simulated receivers (no hardware needed)")
-    demo.add_argument("--config", help=f"demo configuration (default {DEMO_CONFIG})")
+    demo.add_argument("--config", help="demo configuration (default: the demo.json that "
+                                       "ships with micboardd)")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8058)
     demo.add_argument("--state-dir", help="where the demo keeps its database (state/demo)")
@@ -228,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
     ht = sub.add_parser("hash-token", help="print the sha256 to put in http.tokens")
     ht.add_argument("token", nargs="?")
     ht.set_defaults(func=cmd_hash_token)
+
+    path = sub.add_parser("path", help="print where a file that ships with micboardd is "
+                                       "(web, demo.json, venue.example.json, "
+                                       "micboardd.service)")
+    path.add_argument("name")
+    path.set_defaults(func=cmd_path)
 
     add_prune_command(sub)
     return p

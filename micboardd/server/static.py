@@ -7,15 +7,14 @@ from pathlib import Path
 
 from aiohttp import web
 
+from micboardd.resources import shipped_dir
+
 
 def web_root() -> Path:
-    """The dashboard files: $MICBOARDD_WEB_ROOT, this checkout's web/, or /opt/micboardd/web
-    (where the README's install puts them)."""
+    """$MICBOARDD_WEB_ROOT (a developer's override), else the dashboard that ships in
+    the package (:mod:`micboardd.resources`: the checkout's web/ in an editable install)."""
     env = os.environ.get("MICBOARDD_WEB_ROOT")
-    candidates = [Path(env)] if env else []
-    candidates += [Path(__file__).resolve().parents[2] / "web", Path("/opt/micboardd/web"),
-                   Path("/usr/share/micboardd/web")]
-    return next((p for p in candidates if (p / "index.html").is_file()), candidates[0])
+    return Path(env) if env else shipped_dir("web")
 
 
 WEB_ROOT = web_root()
@@ -24,8 +23,8 @@ WEB_ROOT = web_root()
 async def index(request: web.Request) -> web.StreamResponse:
     page = WEB_ROOT / "index.html"
     if not page.is_file():
-        return web.Response(text="micboardd: the dashboard is not installed (web/ is missing)",
-                            status=503)
+        return web.Response(text=f"micboardd: the dashboard is not installed ({page} is "
+                                 "missing)", status=503)
     return web.FileResponse(page, headers={"Cache-Control": "no-cache"})
 
 
