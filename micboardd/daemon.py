@@ -29,12 +29,15 @@ from micboardd.history import HistoryPart
 from micboardd.links import Link, LinkTicker
 from micboardd.mqtt import MqttPart
 from micboardd.parts import Part
-from micboardd.server import Hub, Metric, make_app, reconfigure
+from micboardd.server import Hub, LayoutNotSaved, Metric, make_app, reconfigure
 from micboardd.state import JSON, Store
 
 log = structlog.get_logger("micboardd.daemon")
 
 CONFIG_POLL_S = 1.0
+#: slots and groups saved from the page, in the state dir: they override the
+#: configuration file's, which the daemon never writes (under systemd it cannot)
+LAYOUT_FILE = "layout.json"
 
 
 def state_dir_of(config: Config) -> Path:
@@ -45,6 +48,8 @@ def state_dir_of(config: Config) -> Path:
 
 class Daemon:
     def __init__(self, config: Config, config_path: Path | None = None) -> None:
+        self.layout_path = state_dir_of(config) / LAYOUT_FILE
+        config = self.with_layout(config)
         self.config = config
         self.config_path = config_path
         self.started_at = time.time()
@@ -189,7 +194,7 @@ class Daemon:
             log.error("config_reload_failed", path=str(self.config_path),
                       error=str(exc), kept="running configuration")
             return False
-        self.apply_config(new)
+        self.apply_config(self.with_layout(new))
         return True
 
     def apply_config(self, new: Config) -> None:
@@ -221,25 +226,68 @@ class Daemon:
         log.info("config_applied", added=added, removed=removed, changed=changed,
                  unchanged=len(wanted) - len(added) - len(changed))
 
+    def with_layout(self, config: Config) -> Config:
+        """``config`` with the slots and groups saved from the page (the layout file),
+        when there is one that fits it; otherwise ``config`` as it is, and the log says
+        why the layout file was left aside."""
+        try:
+            data = self.layout_path.read_bytes()
+        except FileNotFoundError:
+            return config
+        except OSError as exc:
+            log.error("layout_ignored", path=str(self.layout_path),
+                      error=exc.strerror or str(exc))
+            return config
+        try:
+            layout = orjson.loads(data)
+            raw = config.model_dump(mode="json", exclude_none=True)
+            raw["slots"] = layout["slots"]
+            raw["groups"] = layout["groups"]
+            return parse_config(orjson.dumps(raw), self.layout_path)
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            log.error("layout_ignored", path=str(self.layout_path),
+                      error=f"not a layout ({{\"slots\": [...], \"groups\": [...]}}): {exc}")
+        except ConfigError as exc:
+            log.error("layout_ignored", path=str(self.layout_path), error=str(exc))
+        return config
+
     def save_layout(self, slots: list[JSON], groups: list[JSON]) -> Config:
-        """Validate and persist slots and groups (into the config file when there is one),
-        then apply them. Raises ConfigError on invalid input."""
-        raw: JSON
+        """Check slots and groups against the configuration file (what a restart would
+        load), save them to the layout file in the state dir, then apply them. The
+        configuration file is only read. ConfigError: the layout is invalid;
+        LayoutNotSaved: the configuration file is unusable or the layout file cannot be
+        written (nothing is applied then)."""
+        base = self.config
         if self.config_path is not None:
-            raw = orjson.loads(self.config_path.read_bytes())
-        else:
-            raw = self.config.model_dump(exclude_none=True)
+            try:
+                base = load_config(self.config_path)
+            except ConfigError as exc:
+                raise LayoutNotSaved(f"the layout was not saved: the configuration file "
+                                     f"cannot be used: {exc}") from exc
+        raw = base.model_dump(mode="json", exclude_none=True)
         raw["slots"] = slots
         raw["groups"] = groups
-        data = orjson.dumps(raw, option=orjson.OPT_INDENT_2)
-        new = parse_config(data, self.config_path or "<layout>")
-        if self.config_path is not None:
-            tmp = self.config_path.with_suffix(self.config_path.suffix + ".tmp")
-            tmp.write_bytes(data + b"\n")
-            os.replace(tmp, self.config_path)
-            self._config_mtime = self._mtime()
+        new = parse_config(orjson.dumps(raw), self.layout_path)
+        self._write_layout({"slots": slots, "groups": groups})
         self.apply_config(new)
         return new
+
+    def _write_layout(self, layout: JSON) -> None:
+        path = self.layout_path
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                f.write(orjson.dumps(layout, option=orjson.OPT_INDENT_2) + b"\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise LayoutNotSaved(f"the layout was not saved: {path}: "
+                                 f"{exc.strerror or exc}") from exc
+        log.info("layout_saved", path=str(path))
 
     # -- what the server and the parts call ---------------------------------------------
 

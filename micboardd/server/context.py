@@ -19,6 +19,11 @@ from micboardd.state import JSON, Store
 Metric = tuple[str, str, str, float]
 
 
+class LayoutNotSaved(Exception):
+    """The layout is valid but could not be kept: the configuration file is missing or
+    unusable, or the layout file cannot be written. ``str()`` says which and why."""
+
+
 class LinkView(Protocol):
     """One device link as the server reports it."""
 
@@ -54,7 +59,8 @@ class DaemonView(Protocol):
         """The one command path: an HTTP-style status and the body to answer."""
 
     def save_layout(self, slots: list[JSON], groups: list[JSON]) -> Config:
-        """Validate, persist and apply slots and groups; ConfigError when invalid."""
+        """Validate, persist and apply slots and groups; ConfigError when invalid,
+        LayoutNotSaved when they cannot be kept."""
 
     def part_metrics(self) -> list[Metric]:
         """Metrics of the optional parts (history, alerts, MQTT)."""

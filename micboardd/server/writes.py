@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from micboardd.config import ConfigError, GroupConfig, SlotConfig
 from micboardd.drivers import COMMAND_KINDS
 from micboardd.server.auth import Principal, authorize
-from micboardd.server.context import DaemonView, daemon_of
+from micboardd.server.context import DaemonView, LayoutNotSaved, daemon_of
 from micboardd.server.endpoints import Endpoint, parse_body
 from micboardd.server.responses import error, json_response
 from micboardd.state import JSON
@@ -81,6 +81,8 @@ async def put_slots(request: web.Request) -> web.Response:
     except ConfigError as exc:
         return error(422, "invalid layout", problems=[
             {"path": w, "problem": p} for w, p in exc.problems])
+    except LayoutNotSaved as exc:
+        return error(503, str(exc))
     after = {"slots": d.store.slots, "groups": d.store.groups}
     d.audit(who.name, "layout", before, after)
     return json_response({"slots": [s.model_dump() for s in new.slots],
@@ -118,8 +120,10 @@ async def post_channel_command(request: web.Request) -> web.Response:
 _CMD_ERRORS = (400, 401, 403, 404, 413, 422, 502, 503, 504)
 
 ENDPOINTS = (
-    Endpoint("PUT", "/api/slots", put_slots, "Save slot labels, order and groups (operator)",
-             response=LayoutSaved, body=Layout, errors=(400, 401, 403, 413, 422), write=True),
+    Endpoint("PUT", "/api/slots", put_slots,
+             "Save slot labels, order and groups (operator); 503: not saved",
+             response=LayoutSaved, body=Layout, errors=(400, 401, 403, 413, 422, 503),
+             write=True),
     Endpoint("POST", "/api/devices/{device}/command", post_device_command,
              "Run a device-level command (identify) (operator)", response=CommandResult,
              body=DeviceCommandBody, path_params=DevicePath, errors=_CMD_ERRORS, write=True),
