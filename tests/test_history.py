@@ -123,8 +123,45 @@ def test_schema_is_created_idempotently_with_wal(db: Path) -> None:
     assert {"samples", "events", "audit", "alerts", "events_unique", "audit_unique"} <= names
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("SELECT migration_set, name FROM _sqlite_migrations").fetchall() == [
+        ("micboardd.history", "0001_tables")]
     conn.close()
+
+
+#: the schema as micboardd wrote it before its migrations were recorded (user_version 1)
+UNRECORDED_SCHEMA = """
+CREATE TABLE samples (ts INTEGER NOT NULL, channel TEXT NOT NULL, interval_s REAL NOT NULL,
+ battery_bars INTEGER, battery_minutes INTEGER, battery_percent INTEGER, rf_min REAL,
+ rf_avg REAL, rssi_min REAL, quality_min INTEGER, audio_max REAL, peak_dbfs_max REAL,
+ on_air_s REAL, PRIMARY KEY (channel, ts)) WITHOUT ROWID;
+CREATE TABLE [events] ([id] INTEGER PRIMARY KEY, [ts] FLOAT NOT NULL, [channel] TEXT NOT NULL,
+ [device] TEXT NOT NULL, [kind] TEXT NOT NULL, [detail] TEXT NOT NULL, [hash] TEXT NOT NULL);
+CREATE TABLE [audit] ([id] INTEGER PRIMARY KEY, [ts] FLOAT NOT NULL, [who] TEXT NOT NULL,
+ [action] TEXT NOT NULL, [target] TEXT, [before] TEXT, [after] TEXT, [hash] TEXT NOT NULL);
+CREATE TABLE [alerts] ([id] TEXT PRIMARY KEY, [channel] TEXT, [device] TEXT,
+ [rule] TEXT NOT NULL, [severity] TEXT, [message] TEXT, [opened] FLOAT NOT NULL,
+ [acked] FLOAT, [acked_by] TEXT, [resolved] FLOAT, [worst] FLOAT);
+CREATE UNIQUE INDEX [events_unique] ON [events] ([ts], [channel], [kind], [hash]);
+CREATE UNIQUE INDEX [audit_unique] ON [audit] ([ts], [who], [action], [hash]);
+INSERT INTO events (ts, channel, device, kind, detail, hash)
+ VALUES (1.0, 'rx/1', 'rx', 'battery', '{}', 'h1');
+PRAGMA user_version = 1;
+"""
+
+
+async def test_a_database_from_before_migrations_is_adopted(db: Path) -> None:
+    db.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db)
+    conn.executescript(UNRECORDED_SCHEMA)
+    conn.close()
+    w = started(db)
+    w.submit([event_row(1), event_row(2)])  # event_row(1) differs from the stored one
+    await w.sync()
+    assert w.close()
+    assert count(db, "events") == 3
+    assert count(db, "_sqlite_migrations") == 1
+    assert {"idx_events_channel_ts", "idx_alerts_opened"} <= {n for n, _ in schema(db)}
+    assert integrity(db) == "ok"
 
 
 async def test_replay_and_restart_never_duplicate(db: Path) -> None:
@@ -157,6 +194,27 @@ async def test_replay_and_restart_never_duplicate(db: Path) -> None:
         5.0, "ops", 9.0)
     conn.close()
     assert integrity(db) == "ok"
+
+
+async def test_alert_rows_keep_what_is_known_within_a_batch_too(db: Path) -> None:
+    def alert(sev: str, acked: float | None, by: str | None, resolved: float | None,
+              opened: float = 1.0) -> tuple[int, tuple[Any, ...]]:
+        return (T_ALERT, ("a1", "rx/1", "rx", "battery", sev, sev, opened, acked, by,
+                          resolved, 2.0))
+
+    w = started(db)
+    # one batch: opened, acknowledged, acknowledged again by someone else (the first
+    # acknowledgement stands), then a late replay of the opening row, then resolved
+    w.submit([alert("warning", None, None, None), alert("critical", 5.0, "ops", None),
+              alert("critical", 6.0, "other", None), alert("warning", None, None, None,
+                                                          opened=3.0)])
+    w.submit([alert("critical", None, None, 9.0), alert("critical", None, None, 10.0)])
+    await w.sync()
+    assert w.close()
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT severity, opened, acked, acked_by, resolved FROM alerts"
+                        ).fetchall() == [("critical", 1.0, 5.0, "ops", 9.0)]
+    conn.close()
 
 
 # ------------------------------------------------------------------------ recorder

@@ -18,28 +18,17 @@ MAX_DETAIL_BYTES = 2048
 MAX_AUDIT_BYTES = 16 * 1024
 MAX_TEXT = 128
 
+#: the parameters of a row, per table, in this order
 SAMPLE_COLUMNS = (
     "ts", "channel", "interval_s", "battery_bars", "battery_minutes",
     "battery_percent", "rf_min", "rf_avg", "rssi_min", "quality_min", "audio_max",
     "peak_dbfs_max", "on_air_s",
 )
-
-INSERT_SQL = (
-    f"INSERT OR IGNORE INTO samples ({', '.join(SAMPLE_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(SAMPLE_COLUMNS))})",
-    "INSERT OR IGNORE INTO events (ts, channel, device, kind, detail, hash) "
-    "VALUES (?, ?, ?, ?, ?, ?)",
-    "INSERT OR IGNORE INTO audit (ts, who, action, target, before, after, hash) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-    # an episode's row is upserted at each transition; what is known is never unknown again
-    "INSERT INTO alerts (id, channel, device, rule, severity, message, opened, acked, "
-    "acked_by, resolved, worst) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT(id) DO UPDATE SET severity = excluded.severity, "
-    "message = excluded.message, acked = coalesce(alerts.acked, excluded.acked), "
-    "acked_by = coalesce(alerts.acked_by, excluded.acked_by), "
-    "resolved = coalesce(alerts.resolved, excluded.resolved), worst = excluded.worst",
-)
-
+EVENT_COLUMNS = ("ts", "channel", "device", "kind", "detail", "hash")
+AUDIT_COLUMNS = ("ts", "who", "action", "target", "before", "after", "hash")
+ALERT_COLUMNS = ("id", "channel", "device", "rule", "severity", "message", "opened", "acked",
+                 "acked_by", "resolved", "worst")
+COLUMNS = (SAMPLE_COLUMNS, EVENT_COLUMNS, AUDIT_COLUMNS, ALERT_COLUMNS)
 
 
 def jdump(value: Any) -> bytes:

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlite_utils
 import structlog
 
-from micboardd.history.rows import INSERT_SQL, T_AUDIT, Row
+from micboardd.history.rows import T_AUDIT, Row
 from micboardd.history.schema import open_db
+from micboardd.history.tables import BAD_ROW, write
 
 log = structlog.get_logger("micboardd.history")
 
@@ -82,6 +84,7 @@ class Writer:
         self._last_drop_log = 0.0
         self._last_error_log = 0.0
         self._thread = threading.Thread(target=self._run, name="history-writer", daemon=True)
+        self._db: sqlite_utils.Database | None = None
 
     # -- any thread -------------------------------------------------------------------
 
@@ -260,8 +263,7 @@ class Writer:
                     self._cond.wait(0.0 if self._closing else self.retry_delays[attempt - 1])
             try:
                 self._transaction(conn, by_table)
-            except (sqlite3.InterfaceError, sqlite3.ProgrammingError, ValueError,
-                    OverflowError, TypeError):
+            except BAD_ROW:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
                 return self._write_one_by_one(conn, by_table)
@@ -284,24 +286,31 @@ class Writer:
     def _transaction(self, conn: sqlite3.Connection,
                      by_table: list[list[tuple[Any, ...]]]) -> None:
         conn.execute("BEGIN IMMEDIATE")
-        for t, params in enumerate(by_table):
-            if params:
-                conn.executemany(INSERT_SQL[t], params)
+        write(self._db_of(conn), by_table)
         conn.execute("COMMIT")
+
+    def _db_of(self, conn: sqlite3.Connection) -> sqlite_utils.Database:
+        """sqlite-utils' view of the writer's connection (one per connection)."""
+        if self._db is None or self._db.conn is not conn:
+            self._db = sqlite_utils.Database(conn)
+        return self._db
 
     def _write_one_by_one(self, conn: sqlite3.Connection,
                           by_table: list[list[tuple[Any, ...]]]) -> bool:
         """A batch with a row SQLite cannot take: write the others, count that one."""
         n = 0
+        db = self._db_of(conn)
         try:
             conn.execute("BEGIN IMMEDIATE")
             for t, params in enumerate(by_table):
                 for p in params:
+                    one: list[list[tuple[Any, ...]]] = [[], [], [], []]
+                    one[t].append(p)
                     try:
-                        conn.execute(INSERT_SQL[t], p)
+                        with db.atomic():  # a savepoint: a bad row leaves nothing behind
+                            write(db, one)
                         n += 1
-                    except (sqlite3.InterfaceError, sqlite3.ProgrammingError,
-                            sqlite3.IntegrityError, ValueError, OverflowError, TypeError):
+                    except BAD_ROW:
                         self.stats.invalid_rows += 1
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
