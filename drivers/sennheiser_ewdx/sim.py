@@ -4,8 +4,10 @@ The address space of ``driver.py`` (its docstring names the sources), answered f
 channel's simulated life: ``m/rxN`` meters from the RF and audio, ``mates/txN`` from the
 transmitter and its battery (424 while it is off), ``rxN/warnings`` from the life's
 flags. Writable: ``rxN/name`` (1..8 printable ASCII, stored upper case), ``rxN/mute``,
-``rxN/gain`` (-3..42 dB in 3 dB steps), ``rxN/frequency`` (470200..1999000 kHz on 25 kHz),
-``rxN/identification/visual``, ``device/identification/visual``, ``device/name``.
+``rxN/gain`` (-3..42 dB in 3 dB steps), ``rxN/frequency`` (the simulated unit is a Q1-6
+band receiver: 470200..526000 kHz on 25 kHz; anything else is refused with 406, as a real
+receiver refuses a frequency outside its band), ``rxN/identification/visual``,
+``device/identification/visual``, ``device/name``.
 """
 
 from __future__ import annotations
@@ -75,13 +77,14 @@ class EWDXSimulator(SSCSimulator):
         "EW-DX EM 2": 2, "EW-DX EM 2 Dante": 2, "EW-DX EM 4 Dante": 4, "EW-D EM": 1}
     default_model = "EW-DX EM 2"
     VERSION: ClassVar[str] = "3.0.0"
+    BAND_KHZ: ClassVar[tuple[int, int]] = (470200, 526000)
 
     def __init__(self, host: str = "127.0.0.1", port: int | None = None, **kw: Any) -> None:
         super().__init__(host, port, **kw)
         self.device_name = "EWDX-SIM"
         self.device_identify = False
         self.rx: dict[int, RxSettings] = {
-            n: RxSettings(frequency=518000 + 1200 * n + self.rng.randrange(20) * 25)
+            n: RxSettings(frequency=500000 + 1200 * n + self.rng.randrange(20) * 25)
             for n in self.life}
 
     def read(self, path: Path) -> Any:
@@ -126,7 +129,7 @@ class EWDXSimulator(SSCSimulator):
             s.identify = value
         elif norm == ("rx", "gain") and _grid(value, -3, 42, 3):
             s.gain = value
-        elif norm == ("rx", "frequency") and _grid(value, 470200, 1999000, 25):
+        elif norm == ("rx", "frequency") and _grid(value, *self.BAND_KHZ, 25):
             s.frequency = value
         else:
             return Err(406) if self.read(path) != Err(404) else Err(404)
