@@ -309,6 +309,14 @@ def test_invalid_commands_send_nothing(cmd: Command) -> None:
     assert d.datagrams_to_send() == []
 
 
+def test_only_a_report_of_the_value_written_confirms() -> None:
+    d = fresh()
+    cmd = d.command(Command("gain", 2, 12))
+    # a subscription notification crossing the write still carries the old value
+    assert feed(d, js({"rx2": {"gain": 9}})) == [ChannelUpdate(2, {"audio.gain_db": 9})]
+    assert feed(d, js({"rx2": {"gain": 12}}))[-1] == CommandDone(cmd)
+
+
 def test_reports_confirm_and_error_replies_refuse() -> None:
     d = fresh()
     name = d.command(Command("name", 1, "BASS"))

@@ -66,7 +66,7 @@ class Batch:
     device: Values = field(default_factory=dict)
     status: dict[int, Values] = field(default_factory=dict)
     meter: dict[int, Values] = field(default_factory=dict)
-    confirmed: list[str] = field(default_factory=list)
+    confirmed: list[tuple[str, Any]] = field(default_factory=list)  # (path, value)
     errors: list[SSCError] = field(default_factory=list)
 
     def status_for(self, ch: int) -> Values:
@@ -107,6 +107,7 @@ class SSCDriver(Driver):
         self._subs = Subscriptions()
         self._now = 0.0
         self._state: dict[int, ChannelState] = {}
+        self._expect: dict[str, Any] = {}  # path -> the value a write's report must carry
 
     # -- time-aware surface ------------------------------------------------------------
 
@@ -150,6 +151,7 @@ class SSCDriver(Driver):
     def _reset_buffer(self) -> None:
         self._subs.clear()
         self._state.clear()
+        self._expect.clear()
 
     def _parse(self, data: bytes) -> list[Event]:
         events: list[Event] = []
@@ -209,7 +211,7 @@ class SSCDriver(Driver):
                     batch.status_for(ch).update(handler(value))
                 elif (handler := self.METER_LEAVES.get(norm)) is not None:
                     batch.meter_for(ch).update(handler(value))
-        batch.confirmed.append("/".join(path))
+        batch.confirmed.append(("/".join(path), value))
 
     # -- applying ------------------------------------------------------------------------
 
@@ -231,8 +233,11 @@ class SSCDriver(Driver):
             if batch.meter[ch]:
                 events.append(ChannelUpdate(ch, batch.meter[ch], meter=True))
         self._note_channels(batch)
-        for path in batch.confirmed:
-            self._confirm(None, path, results)
+        for path, value in batch.confirmed:
+            want = self._expect.get(path)
+            if want is None or want == value:  # another value: a report crossing the write
+                self._expect.pop(path, None)
+                self._confirm(None, path, results)
         events.extend(results)
         # new, changed or terminated subscriptions go out now; renewals wait for tick()
         self._out.extend(self._subs.due(self._now, only_unsent=True))
@@ -274,6 +279,7 @@ class SSCDriver(Driver):
         for key in list(self._pending):
             p = key[1]
             if p == path or p.startswith(path + "/"):
+                self._expect.pop(p, None)
                 results.append(CommandFailed(self._pending.pop(key).cmd_id, reason))
                 return True
         return False
@@ -320,5 +326,8 @@ class SSCDriver(Driver):
         return out
 
     def _write(self, path: str, value: Any) -> tuple[tuple[int | None, str], list[bytes]]:
-        """A write (or a method call) on ``path``, confirmed when the device reports it."""
+        """A write (or, with None, a method call) on ``path``, confirmed when the device
+        reports that value there."""
+        if value is not None:
+            self._expect[path] = value
         return (None, path), [encode(tree(path, value))]

@@ -93,7 +93,7 @@ class Block:
     bat: tuple[bool, int | None] | None = None  # (seen, percent)
     msg: frozenset[str] | None = None
     config: int | None = None
-    echoes: list[str] = field(default_factory=list)
+    echoes: list[tuple[str, str]] = field(default_factory=list)  # (WORD, rest of line)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (text, command word)
     sr: bool = False
 
@@ -119,17 +119,19 @@ class G4Driver(Driver):
         # the cyclic block also carries battery and warnings and is the only sign of
         # life, so it is asked for even with metering off (then every 500 ms)
         rate = meter_rate_ms or 500
-        self.cycle_ms = min(60000, max(100, round(rate / 100) * 100))
+        self.cycle_ms = min(60000, max(100, (rate + 50) // 100 * 100))  # 100 ms steps
         self.mode = PUSH_MODE
         self.is_sr = False
         self._config: int | None = None
         self._status: Values = {}
+        self._expect: dict[str, str] = {}  # WORD -> the value its echo must carry
 
     # -- framing -------------------------------------------------------------------------
 
     def _reset_buffer(self) -> None:
         self._config = None
         self._status = {}
+        self._expect.clear()
         self.mode = PUSH_MODE
 
     def _parse(self, data: bytes) -> list[Event]:
@@ -173,7 +175,7 @@ class G4Driver(Driver):
         handler = _LINES.get(key)
         if handler is not None:
             handler(self, args, rest.strip(), b)
-        b.echoes.append(word)  # unknown words are normal (other models): ignored
+        b.echoes.append((key, rest.strip()))  # unknown words are normal: ignored
 
     # -- line handlers -------------------------------------------------------------------
 
@@ -257,9 +259,8 @@ class G4Driver(Driver):
             self._out.extend(f"{g}\r".encode() for g in CONFIG_GETS)
         for line, word in b.errors:
             self._on_error(line, word, results)
-        for word in b.echoes:
-            for key in [k for k in self._pending if k[1].upper() == word.upper()]:
-                self._confirm(*key, results)
+        for word, rest in b.echoes:
+            self._echo(word, rest, results)
         events.extend(results)
 
     def _derive(self, b: Block) -> Values:
@@ -289,20 +290,35 @@ class G4Driver(Driver):
                 out["tx.present"] = not bits & RF_MUTE
         return out
 
+    def _echo(self, word: str, rest: str, results: list[Event]) -> None:
+        """A set request is acknowledged by its echo; a report of another value (a
+        configuration re-read crossing the command) confirms nothing."""
+        want = self._expect.get(word)
+        if want is None or (rest.split()[:1] if word != "NAME" else [rest]) != [want]:
+            return
+        del self._expect[word]
+        self._confirm(1, word, results)
+
     def _on_error(self, line: str, word: str, results: list[Event]) -> None:
         if word.upper() == "PUSH" and self.mode != 1:
             # some devices (SR) take only configuration as the mode: subscribe with that
             self.mode = 1
             self._out.extend(self._handshake())
             return
-        for key in list(self._pending):
-            if word and key[1].upper() == word.upper():
-                pending = self._pending.pop(key)
-                results.append(CommandFailed(pending.cmd_id, line))
-                return
+        pending = self._pending.pop((1, word.upper()), None)
+        if pending is not None:
+            self._expect.pop(word.upper(), None)
+            results.append(CommandFailed(pending.cmd_id, line))
+            return
+        if self._pending:
+            self._expect.pop(next(iter(self._pending))[1], None)
         self._reject_oldest(line, results)
 
     # -- outgoing ------------------------------------------------------------------------
+
+    def _set(self, word: str, value: str, line: str) -> tuple[tuple[int | None, str], list[bytes]]:
+        self._expect[word] = value
+        return (1, word), [f"{line}\r".encode()]
 
     def _push(self) -> bytes:
         return f"Push {PUSH_TIMEOUT_S} {self.cycle_ms} {self.mode}\r".encode()
@@ -323,17 +339,17 @@ class G4Driver(Driver):
             name = name_value(cmd.value, self.NAME_MAX)
             if name != name.strip() or "  " in name:
                 raise CommandInvalid("name must not start or end with, or repeat, spaces")
-            return (1, "Name"), [f"Name {name}\r".encode()]
+            return self._set("NAME", name, f"Name {name}")
         if cmd.kind == "mute":
             if not isinstance(cmd.value, bool):
                 raise CommandInvalid("mute needs true or false")
-            return (1, "Mute"), [f"Mute {int(cmd.value)}\r".encode()]
+            return self._set("MUTE", str(int(cmd.value)), f"Mute {int(cmd.value)}")
         if cmd.kind == "frequency":
             v = cmd.value
             lo, hi = self.FREQ_KHZ
             if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi or v % 25:
                 raise CommandInvalid(f"frequency must be {lo}..{hi} kHz on a 25 kHz grid")
-            return (1, "Frequency"), [f"Frequency {v}\r".encode()]
+            return self._set("FREQUENCY", str(v), f"Frequency {v}")
         assert_never(cmd.kind)
 
 

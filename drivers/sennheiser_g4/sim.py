@@ -131,6 +131,12 @@ class G4Simulator(SennheiserSimulator):
             if c.mode & 1:
                 self.reply(addr, line)
 
+    def _simctl(self, args: list[str]) -> bool:
+        ok = super()._simctl(args)
+        if ok and args[0].upper() == "NAME":  # a rename at the front panel
+            self.config_changed(f"Name {self.life[1].name}")
+        return ok
+
     # -- requests ---------------------------------------------------------------------
 
     def handle(self, data: bytes, addr: Addr) -> None:
