@@ -317,6 +317,8 @@ class SSCDriver(Driver):
         return [encode(self.DEVICE_READ), *self._subs.due(self._now)]
 
     def _keepalive(self) -> list[bytes]:
+        # the read of the device name (sennheiser.md sections 1 and 4; SSC Developer's
+        # guide for ew D1, 8.14 /device/name: TX {"device":{"name":null}})
         return [encode({"device": {"name": None}})]
 
     def _meter_stop(self) -> list[bytes]:

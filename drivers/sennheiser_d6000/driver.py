@@ -117,6 +117,8 @@ CHANNEL_LEAVES: dict[Path, LeafHandler] = {
     ("rx", "skx", "type"): _skx_type,
 }
 
+# a subset of what Bitfocus Companion module sennheiser-digital6000 subscribes per channel
+# (src/subscriptions.js, setupInitialSubscriptions)
 RX_FIELDS = {"name": None, "carrier": None, "audio_mute": None, "active_warnings": None,
              "skx": {"battery": None, "type": None}}
 

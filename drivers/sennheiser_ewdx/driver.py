@@ -81,6 +81,8 @@ def _tx_type(v: Any) -> Values:
 
 
 def _rsqi(v: Any) -> Values:
+    # RSQI 0: the transmitter has gone (sennheiser.md section 1; Companion module
+    # sennheiser-ewdx, src/ewdxReceiver.ts, resets the mate's values on rsqi == 0)
     pct = as_number(v, 0, 100)
     return {**quality_values(pct), "_no_tx": pct == 0}
 
@@ -110,6 +112,8 @@ METER_LEAVES: dict[Path, LeafHandler] = {
     ("m", "rx", "af"): lambda v: af_values(as_number(v, -150, 10)),
 }
 
+# what is subscribed: a subset of the trees Bitfocus Companion module sennheiser-ewdx
+# subscribes (src/ewdxReceiver.ts, initSubscriptions: rxN, mates/txN, m/rxN)
 RX_FIELDS = {"name": None, "mute": None, "gain": None, "frequency": None, "warnings": None}
 TX_FIELDS = {"battery": {"gauge": None, "lifetime": None, "type": None}, "mute": None,
              "warnings": None, "type": None}
@@ -183,6 +187,8 @@ class EWDXDriver(SSCDriver):
             raise CommandInvalid(f"{cmd.kind} needs a channel")
         rx = f"rx{cmd.channel}"
         if cmd.kind == "name":
+            # 8 characters, upper case (sennheiser.md section 1; the Companion module's
+            # setName upper-cases too); longer is refused, not cut
             return self._write(f"{rx}/name", name_value(cmd.value, self.NAME_MAX, upper=True))
         if cmd.kind == "mute":
             return self._write(f"{rx}/mute", flag(cmd.value))

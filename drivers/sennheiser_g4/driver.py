@@ -57,6 +57,8 @@ from micboardd.drivers.base import (
 from micboardd.drivers.scales import clamp_pct
 
 MAX_DATAGRAM = 1500
+#: ``Push 60 <cycle> 3`` every 60 s in Bitfocus Companion module
+#: sennheiser-evolutionwireless (src/api.ts); ``Push 100 100 7`` in RFjs (rfjs_server.js)
 PUSH_TIMEOUT_S = 60
 #: 1 configuration on change, 2 cyclic on warning change, 4 on pilot/battery change
 PUSH_MODE = 7
@@ -180,6 +182,7 @@ class G4Driver(Driver):
     # -- line handlers -------------------------------------------------------------------
 
     def _rf_line(self, args: list[str], rest: str, b: Block) -> None:
+        # antenna 1 -> A, otherwise B, as RFjs reads it (rfjs_server.js, updateReceiver)
         level, antenna, _pilot = _ints(args, (3,), "RF")
         if antenna not in (0, 1, 2):
             raise G4Violation(f"RF antenna {antenna} is not 1 or 2")
