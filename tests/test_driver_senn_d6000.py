@@ -135,6 +135,13 @@ def test_malformed_datagram_is_one_protocol_error_and_changes_nothing(bad: bytes
     assert feed(d, BATTERY_70)[0].values["tx.battery_percent"] == 70
 
 
+def test_a_truncated_mm_datagram_changes_nothing() -> None:
+    for k in range(1, len(MM)):
+        d = fresh()
+        ev = feed(d, MM[:k])
+        assert len(ev) == 1 and isinstance(ev[0], ProtocolError), k
+
+
 @settings(max_examples=300, deadline=None)
 @given(meters=st.lists(st.lists(st.integers(-5, 300), min_size=8, max_size=10), max_size=3))
 def test_any_mm_array_is_decoded_or_refused_whole(meters: list[list[int]]) -> None:

@@ -181,6 +181,16 @@ def test_malformed_datagram_is_one_protocol_error_and_changes_nothing(bad: bytes
     assert feed(d, GAUGE)[0].values["tx.battery_percent"] == 65  # and the next one works
 
 
+def test_a_message_split_over_datagrams_is_never_reassembled() -> None:
+    # one datagram is one message: no split of one can produce a value
+    message = js({"rx1": {"name": "VOX MARA"}, "mates": {"tx1": {"battery": {"gauge": 65}}}})
+    for k in range(1, len(message)):
+        d = fresh()
+        ev = feed(d, message[:k], message[k:])
+        assert not [e for e in ev if not isinstance(e, ProtocolError)], k
+        assert d.stats.malformed == 2, k
+
+
 def test_a_datagram_is_applied_whole_or_not_at_all() -> None:
     d = fresh()
     cmd = d.command(Command("name", 1, "NEW"))

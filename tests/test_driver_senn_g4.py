@@ -219,6 +219,17 @@ def test_truncated_or_garbled_datagram_is_one_error_and_changes_nothing(bad: byt
     assert feed(d, b"Name SAX\r") == [ChannelUpdate(1, {"name": "SAX"})]
 
 
+def test_a_block_cut_anywhere_but_at_a_line_end_is_one_error() -> None:
+    for k in range(1, len(EM_BLOCK)):
+        d = fresh()
+        ev = feed(d, EM_BLOCK[:k])
+        if EM_BLOCK[k - 1 : k] == b"\r":  # whole lines: they are what they say
+            assert not [e for e in ev if isinstance(e, ProtocolError)], k
+        else:
+            assert len(ev) == 1 and isinstance(ev[0], ProtocolError), k
+            assert d.datagrams_to_send() == [], k
+
+
 def test_other_attributes_are_ignored() -> None:
     d = fresh()
     assert feed(d, b"Squelch 7\rEqualizer 1 0 0 0 0 0\rSensitivity -21\rAfOut 12\r") == []
