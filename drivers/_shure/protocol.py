@@ -20,6 +20,12 @@ from micboardd.drivers.base import (
     Event,
 )
 
+# the display scales moved to drivers/scales.py (shared with the Sennheiser families);
+# re-exported here so the Shure families keep importing them from this module
+from micboardd.drivers.scales import audio_pct_from_dbfs as audio_pct_from_dbfs
+from micboardd.drivers.scales import clamp_pct as clamp_pct
+from micboardd.drivers.scales import rf_pct_from_dbm as rf_pct_from_dbm
+
 #: A frame longer than this without its closing ``>`` is garbage; the buffer is dropped.
 MAX_FRAME = 2048
 
@@ -111,20 +117,6 @@ def antennas(s: str) -> str:
     return known if known is not None else "".join(c for c in s if c in "ABCD")
 
 
-def clamp_pct(v: float) -> int:
-    return 0 if v < 0 else 100 if v > 100 else round(v)
-
-
-def audio_pct_from_dbfs(dbfs: float) -> int:
-    """Display bar for audio: -50 dBFS -> 0 %, 0 dBFS -> 100 % (every family alike)."""
-    return clamp_pct((dbfs + 50.0) * 2.0)
-
-
-def rf_pct_from_dbm(dbm: float) -> int:
-    """Display bar for RF: -100 dBm -> 0 %, -40 dBm or stronger -> 100 %."""
-    return clamp_pct((dbm + 100.0) * (100.0 / 60.0))
-
-
 def battery_values(bars_s: str) -> Values:
     b = bars(bars_s)
     return {"tx.battery_bars": b}
@@ -187,6 +179,7 @@ class ShureDriver(Driver):
     MODELS: ClassVar[Mapping[str, int]] = {}
     #: width of CHAN_NAME accepted by SET
     NAME_WIDTH: ClassVar[int] = 8
+    NAME_MAX: ClassVar[int] = 8  # = NAME_WIDTH: what SET CHAN_NAME accepts
     #: whether the family meters with SAMPLE and METER_RATE
     HAS_METER_RATE: ClassVar[bool] = True
 

@@ -104,6 +104,7 @@ class UlxDriver(ShureDriver):
     DEVICE_PROPS = DEVICE_PROPS
     METER_PROPS = frozenset({"RX_RF_LVL", "AUDIO_LVL", "RF_ANTENNA"})
     NAME_WIDTH = 8
+    NAME_MAX = 8  # ULX-D / QLX-D CHAN_NAME: 8 characters
     HAS_MUTE: ClassVar[bool] = True
 
     def _sample(self, fields: list[str]) -> Values:

@@ -227,6 +227,7 @@ class AxientDriver(ShureDriver):
     # REP pads CHAN_NAME to 31 characters, but shure.md says SET accepts 8: names we
     # send are limited to 8, names the device reports are shown whole.
     NAME_WIDTH = 8
+    NAME_MAX = 8  # reports pad to 31, SET takes 8
 
     def __init__(self, *, meter_rate_ms: int = 100, channels: int | None = None) -> None:
         super().__init__(meter_rate_ms=meter_rate_ms, channels=channels)

@@ -108,6 +108,7 @@ class PSM1000Driver(ShureDriver):
     # shure.md gives no PSM1000 CHAN_NAME width: 8 like the other compact families (a
     # guess; the transmitter answers REP ERR to a name it does not take)
     NAME_WIDTH = 8
+    NAME_MAX = 8  # what this driver has always sent (shure.md gives no PSM1000 width)
 
     def __init__(self, *, meter_rate_ms: int = 100, channels: int | None = None) -> None:
         super().__init__(meter_rate_ms=meter_rate_ms, channels=channels)

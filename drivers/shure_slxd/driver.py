@@ -146,6 +146,7 @@ class SLXDDriver(ShureDriver):
     # read a '+' model. Any other model still works: channels are learnt from reports.
     MODELS: ClassVar[dict[str, int]] = {"SLXD4": 1, "SLXD4D": 2, "SLXD4+": 1, "SLXD4D+": 2}
     NAME_WIDTH = 8  # reports pad CHAN_NAME to 31, SET takes 8
+    NAME_MAX = 8
 
     def __init__(self, *, meter_rate_ms: int = 100, channels: int | None = None) -> None:
         super().__init__(meter_rate_ms=meter_rate_ms, channels=channels)

@@ -170,6 +170,7 @@ class UHFRDriver(Driver):
     default_channels = 2
     MODELS: ClassVar[Mapping[str, int]] = {"UR4S": 1, "UR4D": 2}
     NAME_WIDTH: ClassVar[int] = 12
+    NAME_MAX: ClassVar[int] = 12  # "about 12 chars" (shure.md section 6), uncertain
     #: UHF-R tuning range across its bands, 25 kHz steps
     FREQ_RANGE_KHZ: ClassVar[tuple[int, int]] = (470000, 952000)
     GAIN_RANGE: ClassVar[tuple[int, int]] = (0, 32)
