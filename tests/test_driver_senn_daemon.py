@@ -48,9 +48,9 @@ async def test_ewdx_and_d6000_tiles_fill_like_shure_ones(tmp_path: Any) -> None:
             assert (b["tx"]["battery_percent"], b["tx"]["battery_bars"]) == (30, 2)
             assert b["tx"]["battery_minutes"] == d6.life[2].battery_minutes
 
-            out = await d.command("rx-ewdx", Command("name", 2, "bv priya"))
+            out = await d.commander.send("rx-ewdx", Command("name", 2, "bv priya"))
             assert out["name"] == "BV PRIYA"
-            out = await d.command("rx-d6000", Command("mute", 1, True))
+            out = await d.commander.send("rx-d6000", Command("mute", 1, True))
             assert out["audio"]["muted"] is True
 
             await simctl(ew.port, "TX 2 OFF")
