@@ -231,10 +231,16 @@ class UHFRDriver(Driver):
             return
         self.stats.frames += 1
 
-    def _channel_index(self, s: str) -> int:
+    @staticmethod
+    def _check_channel(s: str) -> int:
         ch = integer(s)
         if not 1 <= ch <= MAX_CHANNELS:
             raise ProtocolViolation(f"channel index out of range: {ch}")
+        return ch
+
+    def _channel_index(self, s: str) -> int:
+        """A channel of a frame that parsed: a UR4D's channel 2 is learnt from it."""
+        ch = self._check_channel(s)
         if ch > self.channels:
             self.channels = ch
         return ch
@@ -251,13 +257,15 @@ class UHFRDriver(Driver):
         if not second.isdigit():
             self._confirm(None, second, events)  # a device-level report: nothing to map
             return
-        ch = self._channel_index(second)
+        ch = self._check_channel(second)
         prop = parts[2]
         rest = parts[3] if len(parts) > 3 else ""
         handler = REPORT_FIELDS.get(prop)
-        if handler is not None:
-            events.append(ChannelUpdate(ch, handler(rest)))
         # unknown properties are normal (other firmware): ignore, not malformed
+        values = handler(rest) if handler is not None else {}
+        self._channel_index(second)  # the report parsed: now the channel counts
+        if values:
+            events.append(ChannelUpdate(ch, values))
         self._confirm(ch, prop, events)
 
     def _on_sample(self, tokens: list[str], events: list[Event]) -> None:
@@ -266,10 +274,10 @@ class UHFRDriver(Driver):
             raise ProtocolViolation(f"SAMPLE needs 8 fields, got {len(tokens)}")
         if tokens[2] != "ALL":
             raise ProtocolViolation("SAMPLE without ALL")
-        ch = self._channel_index(tokens[1])
-        self._sampled.add(ch)
         ant, bat = tokens[3], tokens[6]
-        if ant.strip("ABX"):
+        # one character per antenna, X = inactive (read by position, as every family)
+        active = antennas(ant)
+        if len(ant) != 2:
             raise ProtocolViolation(f"bad antenna status {ant!r}")
         rf_a, rf_b, bits = integer(tokens[4]), integer(tokens[5]), integer(tokens[7])
         if not 0 <= bits <= 255:
@@ -277,12 +285,14 @@ class UHFRDriver(Driver):
         bars = bat_bars(bat)
         # the strongest (smallest) reading among the active antennas
         best = None
-        if "A" in ant:
+        if "A" in active:
             best = rf_a
-        if "B" in ant and (best is None or rf_b < best):
+        if "B" in active and (best is None or rf_b < best):
             best = rf_b
+        ch = self._channel_index(tokens[1])
+        self._sampled.add(ch)
         events.append(ChannelUpdate(ch, {
-            "rf.antennas": antennas(ant),
+            "rf.antennas": active,
             "rf.level_pct": 0 if best is None else rf_pct(best),
             # lit LED segments out of 8; the top segment (128) doubles as the peak
             # indicator (uncertain: it may be a separate overload bit; either way a set
