@@ -12,6 +12,7 @@ from micboardd.drivers.shure_axient import AxientDriver
 from micboardd.drivers.shure_psm1000 import PSM1000Driver
 from micboardd.drivers.shure_qlxd import QLXDDriver
 from micboardd.drivers.shure_slxd import SLXDDriver
+from micboardd.drivers.shure_uhfr import UHFRDriver
 from micboardd.drivers.shure_ulxd import ULXDDriver
 
 
@@ -172,6 +173,11 @@ def test_braced_names_hold_angle_brackets_and_bare_names_hold_spaces(cls: type[D
     assert merged(events, 3)["name"] == "Choir L"
     assert merged(events, 4)["name"] == "Choir R"  # tokens joined by single spaces
     assert DeviceUpdate({"device_name": "Rack <A>"}) in events
+
+
+def test_uhfr_names_are_the_rest_of_the_frame_in_single_spaces() -> None:
+    ev = feed(UHFRDriver(), [b"* REPORT 1 CHAN_NAME  Choir   L  *"])
+    assert merged(ev) == {"name": "Choir L"}
 
 
 def test_a_string_cut_off_by_the_next_frame_does_not_swallow_it() -> None:

@@ -41,6 +41,7 @@ from micboardd.drivers._shure.protocol import (
     integer,
     minutes,
     text,
+    text_arg,
 )
 from micboardd.drivers.base import (
     ChannelUpdate,
@@ -126,7 +127,8 @@ def audio_gain(rest: str) -> Values:
 
 
 REPORT_FIELDS: dict[str, Callable[[str], Values]] = {
-    "CHAN_NAME": lambda r: {"name": text(r)},
+    # the rest of the frame, its words joined by single spaces (shure.md 2b)
+    "CHAN_NAME": lambda r: {"name": text_arg(r.split())},
     "TX_TYPE": tx_type,
     "TX_BAT": lambda r: {"tx.battery_bars": bat_bars(r)},
     "TX_BAT_MINS": bat_minutes,
