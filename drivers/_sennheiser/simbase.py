@@ -81,7 +81,14 @@ class SennheiserSimulator:
 
     def __init__(self, host: str = "127.0.0.1", port: int | None = None, *,
                  model: str | None = None, names: Iterable[str] = (), seed: int | None = None,
-                 speed: float = 1.0, frozen: bool = False) -> None:
+                 speed: float = 1.0, frozen: bool = False, habits: Iterable[str] = (),
+                 script: Iterable[object] = (), chaos: bool = False) -> None:
+        # the simulate block's keys are the same for every family; these simulators have
+        # no habits or scripted cues yet, and say so rather than ignore them
+        if list(habits) or list(script):
+            raise ValueError(f"the {self.family} simulator knows no habits or script cues")
+        if chaos:
+            speed *= 20  # the demo's --chaos: batteries drain in minutes
         self.host = host
         self.port = self.default_port if port is None else port
         self.model = model or self.default_model
