@@ -144,6 +144,9 @@ class Driver(abc.ABC):
     #: families that know better than the configured ``status.stale_s`` (connectionless
     #: UDP families that ping every ``keepalive_interval``); None: use ``status.stale_s``
     stale_after_s: ClassVar[float | None] = None
+    #: a local UDP port the protocol requires, shared by every device of the family
+    #: (EW G3/G4 receivers send from and to 53212); None: a socket of the link's own
+    shared_local_port: ClassVar[int | None] = None
 
     def __init__(self, *, meter_rate_ms: int = 100, channels: int | None = None) -> None:
         if meter_rate_ms and not 100 <= meter_rate_ms <= 65535:

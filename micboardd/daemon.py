@@ -26,7 +26,7 @@ from micboardd.audit import AuditTrail
 from micboardd.config import Config, ConfigError, DeviceConfig, load_config, parse_config
 from micboardd.control import Commander
 from micboardd.history import HistoryPart
-from micboardd.links import Link, LinkTicker
+from micboardd.links import Link, LinkTicker, SharedPorts
 from micboardd.mqtt import MqttPart
 from micboardd.parts import Part
 from micboardd.server import Hub, Metric, make_app, reconfigure
@@ -52,6 +52,7 @@ class Daemon:
         self.hub = Hub(self.store)
         self._links: dict[str, Link] = {}
         self._ticker = LinkTicker(self._links)
+        self._shared_ports = SharedPorts()  # the EW G3/G4 port 53212, while one is used
         self.audit_trail = AuditTrail()
         self.commander = Commander(self._links, self.store, self.audit_trail,
                                    lambda: self.config)
@@ -173,7 +174,7 @@ class Daemon:
     # -- configuration ----------------------------------------------------------------
 
     def _start_link(self, d: DeviceConfig) -> None:
-        link = Link(d, self.store, self.config.status)
+        link = Link(d, self.store, self.config.status, shared=self._shared_ports)
         self._links[d.id] = link
         link.start()
 

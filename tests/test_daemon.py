@@ -285,11 +285,11 @@ async def test_demo_command_brings_every_family_online(tmp_path) -> None:
         drivers = {x["driver"] for x in devices if x["link"] == "online"}
         assert drivers == {"shure-ulxd", "shure-qlxd", "shure-slxd", "shure-axient",
                            "shure-uhfr", "shure-psm1000", "sennheiser-ewdx",
-                           "sennheiser-d6000"}
+                           "sennheiser-d6000", "sennheiser-g4"}
         assert all(x["malformed"] == 0 for x in devices)
         _, state = await get_json(type("D", (), {"http_port": port}), "/api/state")
         names = {c["name"] for c in state["channels"].values()}
-        assert {"VOX MARA", "HOST", "PODIUM", "SAX"} <= names
+        assert {"VOX MARA", "HOST", "PODIUM", "SAX", "PRIYA"} <= names
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), 20)

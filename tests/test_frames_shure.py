@@ -6,9 +6,11 @@ receivers and other tools were seen to send."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from typing import Any
 
+import aiohttp
 import pytest
 from daemonkit import make_config, running_daemon, wait_for
 from framekit import ReplayDevice, reading
@@ -51,8 +53,6 @@ async def test_a_device_that_ignores_the_keepalive_stays_connected(tmp_path) -> 
             assert state.value(DEVICE, "dev:link") == "online"
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="daemon side: link health 'garbled' lands with the link layer")
 async def test_garbage_is_not_life(tmp_path) -> None:
     answers = {"GET 0 ALL": [b"< REP 1 CHAN_NAME {Vox} >"]}
     async with ReplayDevice(answers, stream=[b"< SAMPLE 1 ALL AB 080 030 >"]) as dev:
@@ -65,3 +65,16 @@ async def test_garbage_is_not_life(tmp_path) -> None:
             dev.stream[:] = [bytes(rng.randrange(256) for _ in range(64)) for _ in range(5)]
             await wait_for(lambda: state.value(DEVICE, "dev:link") in ("garbled", "offline"),
                            timeout=6)
+            # bytes keep arriving, none parse: garbled (not offline), said with the count,
+            # and nothing of the channel is live
+            await state.until(DEVICE, {"dev:link": "garbled", "1:status": "RX_OFFLINE",
+                                       "1:rf.level_pct": None})
+            hint = state.value(DEVICE, "dev:link_hint")
+            assert "malformed frames" in hint and d.links[DEVICE].malformed > 0
+            seen = state.value(DEVICE, "dev:last_seen")
+            await asyncio.sleep(1.5)  # last_seen moves at most once a second: give it room
+            assert state.value(DEVICE, "dev:last_seen") == seen  # garbage is not life
+            async with aiohttp.ClientSession() as s, s.get(
+                    f"http://127.0.0.1:{d.http_port}/metrics") as r:
+                text = await r.text()
+            assert f'micboardd_frames_malformed_total{{device="{DEVICE}"}}' in text

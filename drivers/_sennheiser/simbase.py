@@ -85,7 +85,8 @@ class SennheiserSimulator:
                  script: Iterable[object] = (), chaos: bool = False) -> None:
         # the simulate block's keys are the same for every family; these simulators have
         # no habits or scripted cues yet, and say so rather than ignore them
-        if list(habits) or list(script):
+        unknown = [*map(str, habits), *map(str, script)]
+        if unknown:
             raise ValueError(f"the {self.family} simulator knows no habits or script cues")
         if chaos:
             speed *= 20  # the demo's --chaos: batteries drain in minutes

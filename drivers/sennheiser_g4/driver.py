@@ -104,6 +104,7 @@ class G4Driver(Driver):
     family = "sennheiser-g4"
     transport = "udp"
     default_port = 53212
+    shared_local_port = 53212
     #: Push is re-sent at a third of its timeout, so one lost datagram cannot end it
     keepalive_interval = PUSH_TIMEOUT_S / 3
     #: the cyclic block arrives every cycle (at most 500 ms): 2 s of silence is offline

@@ -38,6 +38,9 @@ class DeviceConfig(_Model):
     #: channel count when known in advance (otherwise learnt from the device)
     channels: Annotated[int, Field(ge=1, le=8)] | None = None
     model: str | None = None
+    #: the local UDP port of a family that needs a shared one (EW G3/G4: 53212, the
+    #: default); 0 takes any free port (simulated receivers answer any port)
+    local_port: Annotated[int, Field(ge=0, le=65535)] | None = None
     #: a simulator to start for this device in demo mode / `micboardd simulate`
     simulate: dict[str, Any] | None = None
 

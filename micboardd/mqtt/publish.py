@@ -21,7 +21,7 @@ MAX_EVENTS = 512
 
 _CORE_SECTIONS = frozenset({"devices", "channels", "slots", "groups", "seq", SITES})
 _METER_FIELDS = {
-    "rf": frozenset({"antennas", "level_pct", "rssi_dbm", "quality"}),
+    "rf": frozenset({"antennas", "level_pct", "rssi_dbm", "quality", "antenna_warning"}),
     "audio": frozenset({"level_pct", "dbfs", "peak_dbfs", "peak"}),
 }
 

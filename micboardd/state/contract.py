@@ -51,6 +51,7 @@ class RfState(TypedDict):
     quality: int | None  # 0..5 where the family has it
     interference: bool | None
     encryption_ok: bool | None
+    antenna_warning: bool | None  # an antenna LED red (Axient Digital)
 
 
 class AudioState(TypedDict):
@@ -133,7 +134,7 @@ def empty_channel(device_id: str, number: int) -> JSON:
         },
         "rf": {
             "antennas": None, "level_pct": None, "rssi_dbm": None, "quality": None,
-            "interference": None, "encryption_ok": None,
+            "interference": None, "encryption_ok": None, "antenna_warning": None,
         },
         "audio": {
             "level_pct": None, "dbfs": None, "peak_dbfs": None, "peak": None,
@@ -155,6 +156,6 @@ def new_device(device_id: str, driver: str, host: str, port: int, model: str | N
 #: Fields that go null when a receiver link drops: a meter frozen at its last value would
 #: lie. Names, frequency and the last battery reading stay (and PREV_* shows their age).
 CLEARED_ON_OFFLINE: dict[str, tuple[str, ...]] = {
-    "rf": ("antennas", "level_pct", "rssi_dbm", "quality"),
+    "rf": ("antennas", "level_pct", "rssi_dbm", "quality", "antenna_warning"),
     "audio": ("level_pct", "dbfs", "peak_dbfs", "peak"),
 }

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import structlog
 
 from micboardd.config import Config, DeviceConfig, SlotConfig
-from micboardd.drivers import ChannelUpdate, DeviceUpdate, Event
+from micboardd.drivers import ChannelUpdate, DeviceUpdate, Event, driver_class
 from micboardd.state.batcher import PatchBatcher
 from micboardd.state.contract import CLEARED_ON_OFFLINE, JSON, empty_channel, new_device
 from micboardd.state.status import Holds, derive
@@ -117,7 +117,7 @@ class Store:
             self.batch.pend((), {"groups": copy.deepcopy(groups)})
 
     def add_device(self, d: DeviceConfig) -> None:
-        port = d.port or 2202
+        port = d.port or driver_class(d.driver).default_port
         if d.id in self.devices:
             dev = self.devices[d.id]
             changes = {k: v for k, v in (("driver", d.driver), ("host", d.host),

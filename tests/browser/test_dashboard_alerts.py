@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from micboardd.server.auth import hash_token
 
-ALL = 23  # the demo slots (config/demo.json)
+ALL = 24  # the demo slots (config/demo.json)
 BAND = 12
 TOKEN = "monitor-world-secret"
 

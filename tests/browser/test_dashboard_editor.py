@@ -32,7 +32,7 @@ def test_label_typed_in_editor_is_saved_and_other_pages_follow(
 ) -> None:
     page = open_page(demo.url + "/")
     other = open_page(demo.url + "/?view=tv&group=Band", 1280, 720)
-    wait_live(page, 23)
+    wait_live(page, 24)
     wait_live(other, 12)
     edit_label(page, 3, "HH03 / Pastor Mike")
     page.locator("#editor").get_by_role("button", name="Save").click()
@@ -61,7 +61,7 @@ def test_label_typed_in_editor_is_saved_and_other_pages_follow(
 
 def test_editor_refuses_bad_input_without_saving(demo: DemoDaemon, open_page: Any) -> None:
     page = open_page(demo.url + "/")
-    wait_live(page, 23)
+    wait_live(page, 24)
     before = http_json(f"{demo.url}/api/state")["slots"]
     page.keyboard.press("e")
     page.locator('#editor tr[data-slot="4"] .ed-slot').fill("5")  # slot 5 twice

@@ -10,11 +10,26 @@ from typing import Any
 from dashkit import DemoDaemon, http_json, simctl, tile, wait_live
 from playwright.sync_api import expect
 
-DEMO_SLOTS = 23  # config/demo.json
+DEMO_SLOTS = 24  # config/demo.json
 
 
 def fmt_mhz(khz: Any) -> str:
     return "\u2014" if khz is None else f"{khz / 1000:.3f} MHz"
+
+
+def settled_state(url: str, timeout: float = 15.0) -> Any:
+    """/api/state once two reads half a second apart agree on every status."""
+    deadline = time.monotonic() + timeout
+    state = http_json(f"{url}/api/state")
+    while True:
+        time.sleep(0.5)  # between two reads, not a wait for something to happen
+        again = http_json(f"{url}/api/state")
+        if {k: c["status"] for k, c in again["channels"].items()} == {
+                k: c["status"] for k, c in state["channels"].items()}:
+            return again
+        if time.monotonic() > deadline:
+            raise AssertionError("the demo's statuses did not settle")
+        state = again
 
 
 def test_tiles_show_demo_slots_in_order(demo: DemoDaemon, open_page: Any) -> None:
@@ -27,7 +42,9 @@ def test_tiles_show_demo_slots_in_order(demo: DemoDaemon, open_page: Any) -> Non
     expect(tile(page, 9).locator(".t-name")).to_have_text("Dana \u2013 host")
     expect(tile(page, 18).locator(".t-id")).to_have_text("IEM1")
 
-    state = http_json(f"{demo.url}/api/state")
+    # the state the page must show: once every slot's status has settled (a receiver
+    # that ignores GET 0 ALL is asked channel by channel a second later)
+    state = settled_state(demo.url)
     for s in state["slots"]:
         ch = state["channels"].get(s["channel"])
         dev = state["devices"][s["channel"].split("/")[0]]

@@ -38,7 +38,7 @@ def test_screenshots_of_desk_and_tv_views(demo: DemoDaemon, open_page: Any) -> N
     simctl(band_b, "TX 4 OFF")
 
     desk = open_page(demo.url + "/", 1600, 900)
-    wait_live(desk, 23)
+    wait_live(desk, 24)
     expect(tile(desk, 7)).to_have_attribute("data-status", "CRITICAL")
     expect(tile(desk, 8)).to_have_attribute("data-status", "PREV_GOOD")
     # the transmitter-off alert opens after its 2 s hold: wait for it, not for chance

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 BAND = 12  # demo slots in group "Band"
 TALK = 9  # in group "Talk show"
-ALL = 23  # the demo slots (config/demo.json)
+ALL = 24  # the demo slots (config/demo.json)
 
 
 def query(page: Any) -> dict[str, list[str]]:
@@ -67,7 +67,7 @@ def test_group_buttons_work_by_tap(demo: DemoDaemon, open_page: Any) -> None:
     page = open_page(demo.url + "/")
     wait_live(page, ALL)
     page.get_by_role("button", name=re.compile("^IEM")).click()
-    expect(page.locator(".tile")).to_have_count(2)
+    expect(page.locator(".tile")).to_have_count(3)  # two PSM1000 and a G4 IEM
     page.get_by_role("button", name=re.compile("^All")).click()
     expect(page.locator(".tile")).to_have_count(ALL)
     page.get_by_role("button", name="TV view (t)").click()
