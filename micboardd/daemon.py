@@ -23,7 +23,14 @@ from aiohttp import web
 
 from micboardd.alerts import AlertsPart
 from micboardd.audit import AuditTrail
-from micboardd.config import Config, ConfigError, DeviceConfig, load_config, parse_config
+from micboardd.config import (
+    Config,
+    ConfigError,
+    DeviceConfig,
+    env_overrides,
+    load_config,
+    parse_config,
+)
 from micboardd.control import Commander
 from micboardd.history import HistoryPart
 from micboardd.links import Link, LinkTicker, SharedPorts
@@ -62,6 +69,9 @@ class Daemon:
                                  self.audit_trail)
         self.mqtt = MqttPart(self.store, config, self.run_command)
         self.parts: list[Part] = [self.history, self.alerts, self.mqtt]
+        #: the variables that set configuration values (a file read with load_config)
+        self.env_sources = ([o.name for o in env_overrides(os.environ)]
+                            if config_path is not None else [])
         self.reloads = 0
         self.reload_failures = 0
         self.last_reload_error: str | None = None
@@ -233,7 +243,8 @@ class Daemon:
         raw["slots"] = slots
         raw["groups"] = groups
         data = orjson.dumps(raw, option=orjson.OPT_INDENT_2)
-        new = parse_config(data, self.config_path or "<layout>")
+        new = parse_config(data, self.config_path or "<layout>",
+                           os.environ if self.config_path is not None else None)
         if self.config_path is not None:
             tmp = self.config_path.with_suffix(self.config_path.suffix + ".tmp")
             tmp.write_bytes(data + b"\n")
