@@ -30,6 +30,7 @@ from micboardd.config import (
     env_overrides,
     load_config,
     parse_config,
+    state_dir_of,
 )
 from micboardd.control import Commander
 from micboardd.history import HistoryPart
@@ -42,12 +43,6 @@ from micboardd.state import JSON, Store
 log = structlog.get_logger("micboardd.daemon")
 
 CONFIG_POLL_S = 1.0
-
-
-def state_dir_of(config: Config) -> Path:
-    """``state_dir``, else systemd's ``$STATE_DIRECTORY``, else ``./state``."""
-    d = config.state_dir or os.environ.get("STATE_DIRECTORY") or "state"
-    return Path(d.split(":")[0])
 
 
 class Daemon:
@@ -85,7 +80,7 @@ class Daemon:
 
     @property
     def state_dir(self) -> Path:
-        return state_dir_of(self.config)
+        return state_dir_of(self.config)[0]
 
     @property
     def links(self) -> Mapping[str, Link]:

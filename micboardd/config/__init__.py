@@ -21,6 +21,7 @@ from micboardd.config.models import (
     SlotConfig,
     StatusConfig,
     TokenConfig,
+    state_dir_of,
 )
 
 __all__ = [
@@ -42,4 +43,5 @@ __all__ = [
     "load_config",
     "parse_config",
     "problems",
+    "state_dir_of",
 ]
