@@ -106,6 +106,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EX_CONFIG
+    if args.chaos:  # every simulator in the old random mood (drivers/_shure/life.py)
+        base = base.model_copy(update={"devices": [
+            d.model_copy(update={"simulate": {**d.simulate, "chaos": True}}) if d.simulate
+            else d for d in base.devices]})
     state_dir = Path(args.state_dir or base.state_dir or "state/demo")
     state_dir.mkdir(parents=True, exist_ok=True)
     setup_logging(args.log_level)
@@ -210,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--state-dir", help="where the demo keeps its database (state/demo)")
     demo.add_argument("--frozen", action="store_true",
                       help="simulators change only when told to (for tests and screenshots)")
+    demo.add_argument("--chaos", action="store_true",
+                      help="random demo: batteries race, transmitters go off and on at random "
+                           "(default: a calm show with a few scripted problems)")
     demo.add_argument("--log-level", default=os.environ.get("MICBOARDD_LOG_LEVEL", "warning"))
     demo.set_defaults(func=cmd_demo)
 

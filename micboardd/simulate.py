@@ -19,7 +19,7 @@ class RunningSim:
 async def start_simulator(d: DeviceConfig, *, host: str | None = None, port: int | None = None,
                           frozen: bool = False, seed: int | None = None) -> RunningSim:
     """Start the simulator described by a device's ``simulate`` block (model, names,
-    speed) on ``host:port`` (defaults: the device's own address)."""
+    speed, habits, script, chaos) on ``host:port`` (defaults: the device's own address)."""
     opts = dict(d.simulate or {})
     cls = family_module(d.driver).SIMULATOR
     sim = cls(
@@ -30,6 +30,9 @@ async def start_simulator(d: DeviceConfig, *, host: str | None = None, port: int
         seed=opts.get("seed", seed),
         speed=float(opts.get("speed", 1.0)),
         frozen=bool(opts.get("frozen", frozen)),
+        habits=opts.get("habits", ()),
+        script=opts.get("script", ()),
+        chaos=bool(opts.get("chaos", False)),
     )
     await sim.start()
     return RunningSim(d.id, d.driver, sim)

@@ -285,7 +285,8 @@ async def test_demo_command_brings_every_family_online(tmp_path) -> None:
             await asyncio.sleep(0.1)
         drivers = {x["driver"] for x in devices if x["link"] == "online"}
         assert drivers == {"shure-ulxd", "shure-qlxd", "shure-slxd", "shure-axient",
-                           "shure-uhfr", "shure-psm1000"}
+                           "shure-uhfr", "shure-psm1000", "sennheiser-ewdx",
+                           "sennheiser-d6000"}
         assert all(x["malformed"] == 0 for x in devices)
         _, state = await get_json(type("D", (), {"http_port": port}), "/api/state")
         names = {c["name"] for c in state["channels"].values()}

@@ -17,8 +17,8 @@ from playwright.sync_api import expect
 
 from micboardd.server.auth import hash_token
 
-ALL = 19
-BAND = 10
+ALL = 23  # the demo slots (config/demo.json)
+BAND = 12
 TOKEN = "monitor-world-secret"
 
 

@@ -32,8 +32,8 @@ def test_label_typed_in_editor_is_saved_and_other_pages_follow(
 ) -> None:
     page = open_page(demo.url + "/")
     other = open_page(demo.url + "/?view=tv&group=Band", 1280, 720)
-    wait_live(page, 19)
-    wait_live(other, 10)
+    wait_live(page, 23)
+    wait_live(other, 12)
     edit_label(page, 3, "HH03 / Pastor Mike")
     page.locator("#editor").get_by_role("button", name="Save").click()
     expect(page.locator("#editor")).to_be_hidden()
@@ -55,13 +55,13 @@ def test_label_typed_in_editor_is_saved_and_other_pages_follow(
     row.locator(".ed-group").fill("Talk show")
     page.locator("#editor").get_by_role("button", name="Save").click()
     expect(page.locator("#editor")).to_be_hidden()
-    expect(other.locator(".tile")).to_have_count(9)
+    expect(other.locator(".tile")).to_have_count(11)
     expect(page.locator("#groups")).to_contain_text("Talk show")
 
 
 def test_editor_refuses_bad_input_without_saving(demo: DemoDaemon, open_page: Any) -> None:
     page = open_page(demo.url + "/")
-    wait_live(page, 19)
+    wait_live(page, 23)
     before = http_json(f"{demo.url}/api/state")["slots"]
     page.keyboard.press("e")
     page.locator('#editor tr[data-slot="4"] .ed-slot').fill("5")  # slot 5 twice

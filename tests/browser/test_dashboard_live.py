@@ -10,7 +10,7 @@ from typing import Any
 from dashkit import DemoDaemon, http_json, simctl, tile, wait_live
 from playwright.sync_api import expect
 
-DEMO_SLOTS = 19
+DEMO_SLOTS = 23  # config/demo.json
 
 
 def fmt_mhz(khz: Any) -> str:

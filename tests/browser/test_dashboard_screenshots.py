@@ -9,6 +9,8 @@ from typing import Any
 from dashkit import SCREENSHOTS, DemoDaemon, simctl, tile, wait_live
 from playwright.sync_api import expect
 
+from micboardd.drivers import driver_class
+
 
 def settle(demo: DemoDaemon, timeout: float = 5.0) -> None:
     """Give every receiver a moment to come online and freeze the TCP simulators."""
@@ -18,7 +20,8 @@ def settle(demo: DemoDaemon, timeout: float = 5.0) -> None:
             break
         time.sleep(0.1)
     for dev in demo.devices().values():
-        if dev["driver"] != "shure-uhfr":  # UHF-R talks UDP: no SIMCTL connection
+        # UDP simulators (UHF-R, Sennheiser) have no SIMCTL connection
+        if driver_class(dev["driver"]).transport == "tcp":
             simctl((dev["host"], int(dev["port"])), "FREEZE")
 
 
@@ -35,7 +38,7 @@ def test_screenshots_of_desk_and_tv_views(demo: DemoDaemon, open_page: Any) -> N
     simctl(band_b, "TX 4 OFF")
 
     desk = open_page(demo.url + "/", 1600, 900)
-    wait_live(desk, 19)
+    wait_live(desk, 23)
     expect(tile(desk, 7)).to_have_attribute("data-status", "CRITICAL")
     expect(tile(desk, 8)).to_have_attribute("data-status", "PREV_GOOD")
     # the transmitter-off alert opens after its 2 s hold: wait for it, not for chance
@@ -50,7 +53,7 @@ def test_screenshots_of_desk_and_tv_views(demo: DemoDaemon, open_page: Any) -> N
     desk.screenshot(path=str(SCREENSHOTS / "alerts.png"))
 
     tv = open_page(demo.url + "/?view=tv&group=Band", 1920, 1080)
-    wait_live(tv, 10)
+    wait_live(tv, 12)
     expect(tile(tv, 7)).to_have_attribute("data-status", "CRITICAL")
     expect(tv.locator("#alert-banner")).to_be_visible()
     tv.wait_for_timeout(300)

@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 from dashkit import DemoDaemon, http_json, tile, wait_live
 from playwright.sync_api import expect
 
-BAND = 10  # demo slots in group "Band"
-TALK = 7  # in group "Talk show"
-ALL = 19
+BAND = 12  # demo slots in group "Band"
+TALK = 9  # in group "Talk show"
+ALL = 23  # the demo slots (config/demo.json)
 
 
 def query(page: Any) -> dict[str, list[str]]:
