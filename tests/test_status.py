@@ -62,6 +62,7 @@ def test_every_status_has_one_meaning_with_a_known_severity() -> None:
                                            "sentence": "Receiver offline", "icon": "i-unplug",
                                            "live": False}
     assert set(v["off_reasons"]) == {"switched_off", "lost", "rf_muted"}
+    assert v["off_reason_refines"] == ["TX_OFF", "PREV_GOOD", "PREV_REPLACE", "PREV_CRITICAL"]
 
 
 def test_off_reason_refines_only_a_missing_transmitter() -> None:

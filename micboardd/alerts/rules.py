@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from micboardd.config import AlertRule, AlertsConfig
 from micboardd.state import JSON
-from micboardd.state.status import MEANINGS, battery_level, meaning
+from micboardd.state.status import MEANINGS, REFINED, battery_level, meaning
 
 BAD, GOOD, UNKNOWN, NA = "bad", "good", "unknown", "n/a"
 RULES = ("battery", "rf_low", "tx_off", "interference", "encryption", "rx_offline")
@@ -100,8 +100,7 @@ def tx_off_signal(ch: JSON, r: AlertRule, slot: JSON | None, online: bool) -> Si
         return NO_READING
     if not present:
         # switched off (warning), lost in a dropout (critical), RF muted: the tile's words
-        status = ch["status"] if ch["status"] in ("TX_OFF", "PREV_GOOD", "PREV_REPLACE",
-                                                  "PREV_CRITICAL") else "TX_OFF"
+        status = ch["status"] if ch["status"] in REFINED else "TX_OFF"
         m = meaning(status, ch["tx"].get("off_reason"))
         return Signal(BAD, m.severity, m.sentence)
     return ALL_GOOD

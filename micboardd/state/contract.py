@@ -128,6 +128,7 @@ class Vocabulary(TypedDict):
     severities: list[str]  # least to most urgent
     statuses: dict[str, Meaning]  # every status, plus NO_DATA and UNKNOWN (page only)
     off_reasons: dict[str, Meaning]  # tx.off_reason refines PREV_* and TX_OFF
+    off_reason_refines: list[str]  # the statuses it refines
 
 
 class State(TypedDict):

@@ -80,9 +80,13 @@ OFF_REASONS: dict[str, Meaning] = {
 assert set(STATUSES) <= set(MEANINGS), "every status of the contract has a meaning"
 
 
+#: the statuses ``tx.off_reason`` refines (a transmitter that is not there)
+REFINED = ("TX_OFF", "PREV_GOOD", "PREV_REPLACE", "PREV_CRITICAL")
+
+
 def meaning(status: str, off_reason: str | None = None) -> Meaning:
     """What a status (with how its transmitter went away) means."""
-    if off_reason is not None and (status == "TX_OFF" or status.startswith("PREV_")):
+    if off_reason is not None and status in REFINED:
         m = OFF_REASONS.get(off_reason)
         if m is not None:
             return m
@@ -99,6 +103,7 @@ def vocabulary() -> JSON:
         "severities": list(SEVERITIES),
         "statuses": {k: asdict(m) for k, m in MEANINGS.items()},
         "off_reasons": {k: asdict(m) for k, m in OFF_REASONS.items()},
+        "off_reason_refines": list(REFINED),
     }
 
 
