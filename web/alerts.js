@@ -37,9 +37,10 @@ export class Alerts {
    * `model`: the Model; `isDesk()`: whether the desk view is shown; `shownOnBoard(a)`:
    * whether an episode concerns a tile on the board (the TV banner follows the group).
    */
-  constructor(model, { isDesk = () => true, shownOnBoard = () => true } = {}) {
+  constructor(model, { isDesk = () => true, shownOnBoard = () => true, isLive = () => true } = {}) {
     this.model = model;
     this.isDesk = isDesk;
+    this.isLive = isLive;
     this.shownOnBoard = shownOnBoard;
     this.drawer = $("alerts");
     this.list = $("alerts-list");
@@ -152,7 +153,7 @@ export class Alerts {
     const parts = [];
     if (critical) parts.push(`${critical} critical`);
     if (acked) parts.push(`${acked} acknowledged`);
-    this.detail.textContent = `${parts.length ? `, ${parts.join(", ")}` : ""}`;
+    this.detail.textContent = parts.length ? ` (${parts.join(", ")})` : "";
     this.button.title = `Alerts (a): ${open} open${parts.length ? `, ${parts.join(", ")}` : ""}`;
   }
 
@@ -160,7 +161,8 @@ export class Alerts {
 
   /** Every open problem (critical first), naming the slots; it wraps, never cut. */
   renderBanner() {
-    const shown = this.isDesk() ? [] : this.model.alertList().filter((a) =>
+    // not live: the connection banner says so; these alerts would be old news
+    const shown = this.isDesk() || !this.isLive() ? [] : this.model.alertList().filter((a) =>
       (a.state === "open" || a.state === undefined) && this.shownOnBoard(a));
     const items = shown.map((a) => ({ severity: a.severity === "critical" ? "critical"
       : "warning", text: `${this.who(a).title}: ${a.message || a.rule}` }));

@@ -18,6 +18,7 @@ const editor = new Editor($("editor"), model);
 const board = new Board($("board"), model, { onEdit: (slot) => editor.open(slot) });
 const alerts = new Alerts(model, {
   isDesk: () => view.mode === "desk",
+  isLive: () => board.connected,
   // the TV banner of a group speaks of that group's tiles only
   shownOnBoard: (a) => view.group === null
     || (a.channel ? board.byChannel.has(a.channel) : board.byDevice.has(a.device)),
@@ -264,6 +265,7 @@ function showConn(st) {
   if (wasConnected !== live) {
     board.updateAll(); // stale marks on or off everywhere, at once
     summarize();
+    alerts.render();
   }
   fitTv();
 }

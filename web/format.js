@@ -105,7 +105,7 @@ function noteFor(f) {
   const { ctx, ch, dev, status, reason, notLive } = f;
   const heard = isNum(dev?.last_seen) ? dev.last_seen : bucket(ch?.updated);
   const ago = heard === null ? "" : ` ${fmtAgo(ctx.now - heard)}`;
-  if (notLive === "daemon") return `no connection to micboardd \u00b7 last known${ago}`;
+  if (notLive === "daemon") return `micboardd lost \u00b7 last known${ago}`;
   if (notLive === "stale") return `no data for ${fmtAge(ctx.now - heard)} \u00b7 last known`;
   if (status === "RX_OFFLINE") {
     return heard === null ? (f.hint || "receiver offline") : `last known${ago}`;
