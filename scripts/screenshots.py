@@ -4,6 +4,7 @@ Band group, with a critical battery, a pack switched off and interference set on
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 import time
@@ -17,13 +18,17 @@ from dashkit import (  # noqa: E402
     CHROMIUM_ARGS,
     SCREENSHOTS,
     DemoDaemon,
+    http_json,
     simctl,
     tile,
     wait_live,
 )
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
+import micboardd.state.status  # noqa: E402
 from micboardd.drivers import driver_class  # noqa: E402
+
+WANTED = ("rx-band-b/2", "rx-band-b/3", "rx-band-b/4")
 
 
 def settle(demo: DemoDaemon, timeout: float = 10.0) -> None:
@@ -33,6 +38,13 @@ def settle(demo: DemoDaemon, timeout: float = 10.0) -> None:
         if all(d["link"] == "online" for d in demo.devices().values()):
             break
         time.sleep(0.1)
+    # the channels set on purpose below have reported their transmitters
+    while time.monotonic() < deadline + 10:
+        chans = http_json(f"{demo.url}/api/state")["channels"]
+        if all(chans[k]["tx"]["battery_bars"] is not None for k in WANTED):
+            break
+        time.sleep(0.2)
+    time.sleep(micboardd.state.status.RECONNECT_S + 0.5)  # what follows is decided news
     for dev in demo.devices().values():
         if driver_class(dev["driver"]).transport == "tcp":  # UDP ones have no SIMCTL
             simctl((dev["host"], int(dev["port"])), "FREEZE")
@@ -55,7 +67,8 @@ def main() -> int:
                 desk.goto(demo.url + "/")
                 wait_live(desk, 23)
                 expect(tile(desk, 7)).to_have_attribute("data-status", "CRITICAL")
-                expect(tile(desk, 8)).to_have_attribute("data-severity", "warning")
+                expect(tile(desk, 8)).to_have_attribute("data-status", re.compile("^PREV_"))
+                expect(tile(desk, 8).locator(".t-note")).to_contain_text("last seen")
                 expect(desk.locator("#btn-alerts")).to_have_attribute("data-severity",
                                                                        "critical")
                 desk.mouse.move(0, 1079)

@@ -176,3 +176,16 @@ async def test_the_state_carries_the_vocabulary_and_name_limits(store) -> None:
     assert st["devices"]["rx"]["name_max"] == 8
     with pytest.raises(ValueError):
         s.put("statuses", "x", {})
+
+
+async def test_after_a_reconnect_a_switch_off_is_decided_again(store) -> None:
+    s, clock = store
+    s.apply("rx", [ChannelUpdate(1, {"tx.present": True, "tx.battery_bars": 4})])
+    s.apply("rx", [ChannelUpdate(1, {"rf.level_pct": 80}, meter=True)])
+    s.flush()
+    s.set_link("rx", "offline")
+    clock.t += 10
+    s.set_link("rx", "online")  # the receiver answers with the same values: no change
+    clock.t += 60
+    s.apply("rx", [ChannelUpdate(1, {"tx.present": False, "tx.battery_bars": None})])
+    assert ch(s)["tx"]["off_reason"] == "switched_off"

@@ -193,6 +193,8 @@ def derive(f: Facts) -> Status:
 #: healthy (or went low at most ABRUPT_S before) was switched off
 RF_HEALTHY_PCT = 25
 ABRUPT_S = 2.0
+#: after a reconnect, a transmitter reported gone within this long went unobserved
+RECONNECT_S = 3.0
 
 
 def off_reason(rf_low_for: float | None, muted: bool | None, had_battery: bool) -> OffReason:
@@ -225,6 +227,7 @@ class Holds:
     peak_until: float = 0.0
     rf_low_since: float | None = None  # None: healthy (or never metered)
     on_air: bool = False
+    undecided_until: float = 0.0  # just reconnected: what it reports first is old news
 
     def note(self, level: Level | None, peak: bool | None, now: float,
              peak_hold_s: float) -> None:
@@ -248,6 +251,15 @@ class Holds:
         return Facts(online=online, level=level, held_level=held, present=present,
                      peak=self.peak_until > now)
 
+    def link(self, online: bool, tx: JSON, now: float) -> None:
+        """The receiver's link changed. Offline: nobody can tell what goes meanwhile.
+        Back online: the transmitter counts as on air if the values kept say so, but
+        what the receiver reports in its first seconds (a transmitter that went while
+        nobody listened) decides nothing."""
+        on = tx["present"] is True or (tx["present"] is None and tx["battery_bars"] is not None)
+        self.on_air = online and on
+        self.undecided_until = now + RECONNECT_S if online else 0.0
+
     def went(self, tx: JSON, online: bool, now: float) -> JSON:
         """The ``tx`` fields to change when the transmitter comes or goes (``off_reason``
         and ``last_seen``); {} when it did neither. Only a receiver that is online can
@@ -259,7 +271,7 @@ class Holds:
             if tx["off_reason"] is None and tx["last_seen"] is None:
                 return {}
             return {"off_reason": None, "last_seen": None}
-        if not was or not online:
+        if not was or not online or now < self.undecided_until:
             if tx["present"] is False and tx["muted"] is True and self.last_level is None \
                     and tx["off_reason"] is None:
                 return {"off_reason": "rf_muted"}  # an IEM seen muted from the start

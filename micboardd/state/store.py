@@ -194,7 +194,8 @@ class Store:
             ch = self.channels[key]
             if link != "online":
                 self._meter_latest.pop(key, None)  # never resurrect meters of a dead link
-                self._holds[key].on_air = False  # what went meanwhile: not known how
+            if was_online != (link == "online"):
+                self._holds[key].link(link == "online", ch["tx"], now)
             if was_online and link != "online":
                 for section, names in CLEARED_ON_OFFLINE.items():
                     sec = ch[section]
