@@ -13,6 +13,7 @@ from micboardd.alerts import AlertEngine, merged_rule
 from micboardd.config import AlertsConfig, Config, parse_config
 from micboardd.drivers import ChannelUpdate
 from micboardd.state import Store
+from micboardd.state.status import RECONNECT_S
 
 RAW: dict[str, Any] = {
     "devices": [{"id": "rx", "driver": "shure-ulxd", "host": "127.0.0.1", "channels": 4}],
@@ -137,7 +138,9 @@ async def test_rf_needs_to_stay_low_and_clears_with_hysteresis(rig: Rig) -> None
 
 
 async def test_tx_off_only_on_active_slots(rig: Rig) -> None:
-    # switched off with healthy RF: a warning in the tile's words (state/status.py)
+    # switched off with healthy RF: a warning in the tile's words (state/status.py);
+    # (what a receiver reports in its first seconds online decides nothing)
+    rig.wait(RECONNECT_S + 1)
     off = {"tx.present": False, "tx.model": None, "tx.battery_bars": None,
            "tx.battery_minutes": None}
     on = {"tx.present": True, "tx.model": "ULXD2", "tx.battery_bars": 5}
