@@ -52,7 +52,8 @@ async def test_snapshot_then_every_change(sims, tmp_path) -> None:
         assert m.channel("a/1")["name"] == "VOX 1"
         assert m.state["devices"]["a"]["link"] == "online"
         assert len(m.state["devices"]["a"]["channels"]) == 4
-        await simctl(a.host, a.port, "2 CHAN_NAME {RENAMED}", "3 BATT_BARS 002")
+        await simctl(a.host, a.port, "2 CHAN_NAME {RENAMED}", "3 BATT_BARS 001",
+                         "3 BATT_RUN_TIME 00012")
         await wait_for(lambda: m.channel("a/2").get("name") == "RENAMED")
         await wait_for(lambda: m.channel("a/3").get("status") == "CRITICAL")
         a.set_tx(1, False)

@@ -44,7 +44,7 @@ async def test_ewdx_and_d6000_tiles_fill_like_shure_ones(tmp_path: Any) -> None:
             assert a["rf"]["encryption_ok"] is True and a["rf"]["quality"] is not None
             assert a["frequency_khz"] == ew.rx[1].frequency and a["audio"]["gain_db"] == 12
             b = chans["rx-d6000/2"]
-            assert b["name"] == "GUEST 1" and b["status"] == "CRITICAL"
+            assert b["name"] == "GUEST 1" and b["status"] == "GOOD"
             assert (b["tx"]["battery_percent"], b["tx"]["battery_bars"]) == (30, 2)
             assert b["tx"]["battery_minutes"] == d6.life[2].battery_minutes
 

@@ -221,7 +221,11 @@ async def test_recorder_downsamples_and_records_transitions(db: Path) -> None:
     assert ("name", {"from": "VOX", "to": "LEAD VOX"}) in kinds
     assert ("tx_off", {"model": None}) in kinds
     assert ("tx_on", {"model": "ULXD2"}) in kinds
-    assert ("status", {"from": "GOOD", "to": "PREV_GOOD"}) in kinds
+    # status changes in the one vocabulary's words: the RF had been weak (20 %) for 15 s
+    # before the transmitter went: a dropout (state/status.py off_reason)
+    assert ("status", {"from": "GOOD", "to": "PREV_GOOD", "severity": "critical",
+                       "label": "TX LOST",
+                       "text": "Transmitter lost: its RF faded out (dropout)"}) in kinds
     dev_events = [e["kind"] for e in query_events(conn, channel="rx") if e["channel"] is None]
     assert dev_events == ["rx_up", "rx_down"]
     rep = query_report(conn, 0, 2e9)
@@ -230,6 +234,7 @@ async def test_recorder_downsamples_and_records_transitions(db: Path) -> None:
     assert r1["battery"]["start_bars"] == 5 and r1["battery"]["end_bars"] == 5
     assert r1["rf"]["worst_pct"] == 20 and r1["rf"]["worst_rssi_dbm"] == -62
     assert 50 <= r1["on_air_s"] <= 56
+    assert (r1["status"]["worst"], r1["status"]["worst_label"]) == ("critical", "TX LOST")
     conn.close()
 
 

@@ -105,7 +105,8 @@ def test_phone_layout_has_no_sideways_scrolling(demo: DemoDaemon, open_page: Any
         expect(page.get_by_role("button", name="Edit slots and groups (e)")).to_be_visible()
         columns = page.locator(".tile").evaluate_all(
             "els => new Set(els.map(e => Math.round(e.getBoundingClientRect().left))).size")
-        assert columns >= 2, (width, columns)
+        # a phone gets one column of full-width tiles (values stay readable), a tablet more
+        assert columns >= (1 if width < 500 else 2), (width, columns)
 
 
 LOGIC = """async () => {
