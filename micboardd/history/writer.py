@@ -18,6 +18,13 @@ import structlog
 
 from micboardd.history.rows import INSERT_SQL, T_AUDIT, Row
 from micboardd.history.schema import open_db
+from micboardd.history.storage import (
+    StorageError,
+    checkpoint,
+    hold_delay,
+    storage_problem,
+    tune,
+)
 
 log = structlog.get_logger("micboardd.history")
 
@@ -74,6 +81,10 @@ class Writer:
         self.stats = WriterStats()
         self.ready = threading.Event()
         self.open_error: str | None = None
+        #: why writes fail because of the storage ("disk full"), None while they work
+        self.problem: str | None = None
+        self._holds = 0
+        self._checkpoint_due = False
         self._cond = threading.Condition()
         self._jobs: deque[_Job] = deque()
         self._queued_rows = 0
@@ -180,7 +191,7 @@ class Writer:
                     break  # closing and drained
                 rows, call = self._take_locked()
             if rows:
-                ok = self._write(conn, rows)
+                ok = self._write_or_hold(conn, rows)
                 with self._cond:
                     self._queued_rows -= len(rows)
                     if not ok:
@@ -245,6 +256,8 @@ class Writer:
         if self.open_error is not None:
             log.info("history_open_recovered", path=str(self.path))
         self.open_error = None
+        with contextlib.suppress(sqlite3.Error):
+            tune(conn)
         self.ready.set()
         return conn
 
@@ -269,6 +282,7 @@ class Writer:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
                 self.stats.write_errors += 1
+                self._raise_if_storage(exc)
                 now = time.monotonic()
                 if now - self._last_error_log >= self.LOG_EVERY:
                     self._last_error_log = now
@@ -323,4 +337,54 @@ class Writer:
         if self.on_commit is not None:
             self.on_commit(st.rows_written)
 
+    # -- the storage failing (disk full) ------------------------------------------------
 
+    def _raise_if_storage(self, exc: sqlite3.Error) -> None:
+        """A failed transaction that is the storage's fault: StorageError (unless
+        closing, when the rows get the usual last try and are then dropped)."""
+        reason = storage_problem(exc)
+        if reason is not None and not self._closing:
+            raise StorageError(reason)
+
+    def _write_or_hold(self, conn: sqlite3.Connection, rows: list[Row]) -> bool:
+        """:meth:`_write`; when the storage failed, the rows are put back at the head of
+        the queue (True: not to be dropped; the caller's decrement of queued_rows is
+        balanced here)."""
+        try:
+            ok = self._write(conn, rows)
+        except StorageError as exc:
+            self._hold(rows, exc.reason)
+            with self._cond:
+                self._queued_rows += len(rows)  # the caller takes them off again
+            return True
+        if ok:
+            self._after_commit(conn)
+        return ok
+
+    def _hold(self, rows: list[Row], reason: str) -> None:
+        """Put ``rows`` back at the head of the queue (they are still counted in
+        queued_rows, so the queue stays bounded) and wait before trying again."""
+        with self._cond:
+            self._jobs.appendleft(("rows", rows))
+            if self.problem != reason:
+                log.error("history_storage_failed", path=str(self.path), reason=reason,
+                          queued=self._queued_rows,
+                          effect="rows are kept in memory (bounded) and written when the "
+                                 "disk takes them; commands are refused meanwhile")
+            self.problem = reason
+            self._holds += 1
+            deadline = time.monotonic() + hold_delay(self._holds)
+            while not self._closing and (left := deadline - time.monotonic()) > 0:
+                self._cond.wait(left)
+
+    def _after_commit(self, conn: sqlite3.Connection) -> None:
+        """A transaction went through: the storage is back (if it was away); once the
+        kept rows are written, checkpoint and truncate the WAL they went through."""
+        if self.problem is not None:
+            log.info("history_storage_recovered", path=str(self.path), was=self.problem,
+                     attempts=self._holds, queued=self._queued_rows)
+            self.problem = None
+            self._holds = 0
+            self._checkpoint_due = True
+        if self._checkpoint_due and not self._jobs:
+            self._checkpoint_due = not checkpoint(conn)
