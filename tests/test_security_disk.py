@@ -134,7 +134,7 @@ async def test_disk_full_is_loud_and_recoverable(small_disk, tmp_path, monkeypat
             # space comes back: everything kept is written, the WAL is truncated
             filler.unlink()
             await wait_for(lambda: w.problem is None, timeout=10)
-            await wait_for(lambda: not w._checkpoint_due and w.queued_rows == 0, timeout=10)
+            await wait_for(lambda: not w.storage.checkpoint_due and w.queued_rows == 0, timeout=10)
             assert (await health())["status"] == "ok"
             await wait_for(lambda: any(a.get("rule") == "history_storage" and
                                        a["state"] == "resolved"

@@ -11,6 +11,10 @@ import os
 import sqlite3
 from pathlib import Path
 
+import structlog
+
+log = structlog.get_logger("micboardd.history")
+
 # SQLite primary result codes (https://www.sqlite.org/rescode.html)
 SQLITE_READONLY = 8
 SQLITE_IOERR = 10
@@ -69,5 +73,36 @@ def free_bytes(path: Path) -> int | None:
     return None
 
 
-def hold_delay(holds: int) -> float:
-    return HOLD_DELAYS[min(holds, len(HOLD_DELAYS)) - 1]
+class StorageState:
+    """How the storage is doing, as the writer thread sees it. ``problem`` is read by
+    the event loop (a str or None, replaced whole)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        #: why writes fail because of the storage ("disk full"), None while they work
+        self.problem: str | None = None
+        self.holds = 0
+        self.checkpoint_due = False
+
+    def failed(self, reason: str, queued: int) -> float:
+        """A transaction failed for ``reason``: the seconds to wait before trying again."""
+        if self.problem != reason:
+            log.error("history_storage_failed", path=str(self.path), reason=reason,
+                      queued=queued, effect="rows are kept in memory (bounded) and written "
+                                            "when the disk takes them; commands are refused "
+                                            "meanwhile")
+        self.problem = reason
+        self.holds += 1
+        return HOLD_DELAYS[min(self.holds, len(HOLD_DELAYS)) - 1]
+
+    def committed(self, conn: sqlite3.Connection, idle: bool, queued: int) -> None:
+        """A transaction went through: the storage is back (if it was away); once the
+        kept rows are written (``idle``), checkpoint and truncate the WAL."""
+        if self.problem is not None:
+            log.info("history_storage_recovered", path=str(self.path), was=self.problem,
+                     attempts=self.holds, queued=queued)
+            self.problem = None
+            self.holds = 0
+            self.checkpoint_due = True
+        if self.checkpoint_due and idle:
+            self.checkpoint_due = not checkpoint(conn)

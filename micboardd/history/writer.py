@@ -18,13 +18,7 @@ import structlog
 
 from micboardd.history.rows import INSERT_SQL, T_AUDIT, Row
 from micboardd.history.schema import open_db
-from micboardd.history.storage import (
-    StorageError,
-    checkpoint,
-    hold_delay,
-    storage_problem,
-    tune,
-)
+from micboardd.history.storage import StorageError, StorageState, storage_problem, tune
 
 log = structlog.get_logger("micboardd.history")
 
@@ -81,10 +75,7 @@ class Writer:
         self.stats = WriterStats()
         self.ready = threading.Event()
         self.open_error: str | None = None
-        #: why writes fail because of the storage ("disk full"), None while they work
-        self.problem: str | None = None
-        self._holds = 0
-        self._checkpoint_due = False
+        self.storage = StorageState(self.path)
         self._cond = threading.Condition()
         self._jobs: deque[_Job] = deque()
         self._queued_rows = 0
@@ -366,25 +357,14 @@ class Writer:
         queued_rows, so the queue stays bounded) and wait before trying again."""
         with self._cond:
             self._jobs.appendleft(("rows", rows))
-            if self.problem != reason:
-                log.error("history_storage_failed", path=str(self.path), reason=reason,
-                          queued=self._queued_rows,
-                          effect="rows are kept in memory (bounded) and written when the "
-                                 "disk takes them; commands are refused meanwhile")
-            self.problem = reason
-            self._holds += 1
-            deadline = time.monotonic() + hold_delay(self._holds)
+            deadline = time.monotonic() + self.storage.failed(reason, self._queued_rows)
             while not self._closing and (left := deadline - time.monotonic()) > 0:
                 self._cond.wait(left)
 
     def _after_commit(self, conn: sqlite3.Connection) -> None:
-        """A transaction went through: the storage is back (if it was away); once the
-        kept rows are written, checkpoint and truncate the WAL they went through."""
-        if self.problem is not None:
-            log.info("history_storage_recovered", path=str(self.path), was=self.problem,
-                     attempts=self._holds, queued=self._queued_rows)
-            self.problem = None
-            self._holds = 0
-            self._checkpoint_due = True
-        if self._checkpoint_due and not self._jobs:
-            self._checkpoint_due = not checkpoint(conn)
+        self.storage.committed(conn, idle=not self._jobs, queued=self._queued_rows)
+
+    @property
+    def problem(self) -> str | None:
+        """Why writes fail because of the storage ("disk full"), None while they work."""
+        return self.storage.problem
