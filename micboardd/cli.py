@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 
 from micboardd import __version__
-from micboardd.config import EX_CONFIG, Config, ConfigError, load_config
+from micboardd.config import EX_CONFIG, Config, ConfigError, env_overrides, load_config
 from micboardd.history.cli import add_prune_command
 from micboardd.server.tokens import generate_token, make_token_hash, token_problem
 
@@ -149,6 +149,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             ok = False
             continue
         print(f"{f}: ok ({len(cfg.devices)} devices, {len(cfg.slots)} slots)")
+        for o in env_overrides(os.environ):
+            print(f"  {o.json_path} from the environment ({o.name})")
     return 0 if ok else EX_CONFIG
 
 

@@ -23,7 +23,15 @@ from aiohttp import web
 
 from micboardd.alerts import AlertsPart
 from micboardd.audit import AuditTrail
-from micboardd.config import Config, ConfigError, DeviceConfig, load_config, parse_config
+from micboardd.config import (
+    Config,
+    ConfigError,
+    DeviceConfig,
+    env_overrides,
+    load_config,
+    parse_config,
+    state_dir_of,
+)
 from micboardd.config.secrets import exposure_warning, secret_values
 from micboardd.control import Commander
 from micboardd.history import HistoryPart
@@ -49,12 +57,6 @@ CONFIG_POLL_S = 1.0
 STORAGE_ALERT = "history_storage"
 
 
-def state_dir_of(config: Config) -> Path:
-    """``state_dir``, else systemd's ``$STATE_DIRECTORY``, else ``./state``."""
-    d = config.state_dir or os.environ.get("STATE_DIRECTORY") or "state"
-    return Path(d.split(":")[0])
-
-
 class Daemon:
     def __init__(self, config: Config, config_path: Path | None = None) -> None:
         self.config = config
@@ -74,6 +76,9 @@ class Daemon:
                                  self.audit_trail)
         self.mqtt = MqttPart(self.store, config, self.run_command)
         self.parts: list[Part] = [self.history, self.alerts, self.mqtt]
+        #: the variables that set configuration values (a file read with load_config)
+        self.env_sources = ([o.name for o in env_overrides(os.environ)]
+                            if config_path is not None else [])
         self.reloads = 0
         self.reload_failures = 0
         self.last_reload_error: str | None = None
@@ -87,7 +92,7 @@ class Daemon:
 
     @property
     def state_dir(self) -> Path:
-        return state_dir_of(self.config)
+        return state_dir_of(self.config)[0]
 
     @property
     def links(self) -> Mapping[str, Link]:
@@ -251,7 +256,8 @@ class Daemon:
         raw["slots"] = slots
         raw["groups"] = groups
         data = orjson.dumps(raw, option=orjson.OPT_INDENT_2)
-        new = parse_config(data, self.config_path or "<layout>")
+        new = parse_config(data, self.config_path or "<layout>",
+                           os.environ if self.config_path is not None else None)
         if self.config_path is not None:
             tmp = self.config_path.with_suffix(self.config_path.suffix + ".tmp")
             tmp.write_bytes(data + b"\n")

@@ -498,3 +498,27 @@ def test_sigkill_during_heavy_writing_loses_at_most_the_queue(db: Path) -> None:
         start = int(conn.execute("SELECT max(ts) FROM samples").fetchone()[0]) + 1
         conn.close()
     assert integrity(db) == "ok"
+
+
+async def test_prune_finds_the_database_the_daemon_uses(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's configuration names its state dir, so the command line and the daemon
+    agree on the file; when there is none, the message says exactly where it looked."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+    demo = Path(__file__).resolve().parents[1] / "config" / "demo.json"
+    assert cli_main(["prune", "-c", str(demo), "--dry-run"]) == 1
+    err = capsys.readouterr().err
+    assert "state/demo/history.db: no history database" in err
+    assert "looked for history.db in state/demo, state_dir in the configuration" in err
+    db = tmp_path / "state" / "demo" / "history.db"
+    db.parent.mkdir(parents=True)
+    await seeded(db, time.time())
+    assert cli_main(["prune", "-c", str(demo), "--dry-run"]) == 0
+    assert "would delete" in capsys.readouterr().out
+    # systemd's state directory counts when the configuration names none
+    monkeypatch.setenv("STATE_DIRECTORY", str(db.parent))
+    venue = tmp_path / "venue.json"
+    venue.write_bytes(orjson.dumps({"devices": []}))
+    assert cli_main(["prune", "-c", str(venue), "--dry-run"]) == 0

@@ -7,7 +7,10 @@ that name the file and the JSON path, are :mod:`micboardd.config.load`.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -313,3 +316,14 @@ class Config(_Model):
             if d.id == device_id:
                 return d
         return None
+
+
+def state_dir_of(config: Config, environ: Mapping[str, str] = os.environ) -> tuple[Path, str]:
+    """Where the database and saved layout live, and why there: ``state_dir`` from the
+    configuration, else systemd's ``$STATE_DIRECTORY``, else ``./state``."""
+    if config.state_dir:
+        return Path(config.state_dir), "state_dir in the configuration"
+    env = environ.get("STATE_DIRECTORY")
+    if env:
+        return Path(env.split(":")[0]), "$STATE_DIRECTORY"
+    return Path("state"), "the default ./state"

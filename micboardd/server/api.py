@@ -34,6 +34,8 @@ class Health(TypedDict):
     online: int
     websocket_clients: int
     last_reload_error: str | None
+    #: variables that set configuration values (names only: values may be secrets)
+    config_from_environment: list[str]
     #: why the status is "degraded" (empty while "ok")
     problems: list[str]
 
@@ -74,6 +76,7 @@ async def get_health(request: web.Request) -> web.Response:
         "online": sum(1 for s in links if s == "online"),
         "websocket_clients": len(d.hub.clients),
         "last_reload_error": d.last_reload_error,
+        "config_from_environment": d.env_sources,
         "problems": problems,
     }
     return json_response(health)

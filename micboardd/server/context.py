@@ -42,6 +42,7 @@ class DaemonView(Protocol):
     reloads: int
     reload_failures: int
     last_reload_error: str | None
+    env_sources: list[str]
 
     @property
     def links(self) -> Mapping[str, LinkView]: ...
