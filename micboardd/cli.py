@@ -17,7 +17,7 @@ import orjson
 from micboardd import __version__
 from micboardd.config import EX_CONFIG, Config, ConfigError, env_overrides, load_config
 from micboardd.history.cli import add_prune_command
-from micboardd.server.auth import hash_token
+from micboardd.server.tokens import generate_token, make_token_hash, token_problem
 
 EX_UNAVAILABLE = 69  # sysexits.h: the port is taken
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,12 +187,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_hash_token(args: argparse.Namespace) -> int:
-    token = args.token if args.token is not None else getpass.getpass("token: ")
-    if len(token) < 16:
-        print("use a token of at least 16 characters (for example: "
-              "python3 -c 'import secrets; print(secrets.token_urlsafe(24))')", file=sys.stderr)
-        return 2
-    print(hash_token(token))
+    if args.generate:
+        token = generate_token()
+        print(f"token: {token}")
+        print("  (give this to the operator once; it is not stored anywhere)", file=sys.stderr)
+    else:
+        token = args.token if args.token is not None else getpass.getpass("token: ")
+        problem = token_problem(token)
+        if problem:
+            print(f"refused: {problem}", file=sys.stderr)
+            return 2
+    print(f"hash: {make_token_hash(token)}")
+    print('  (put it in http.tokens: {"name": "...", "role": "operator", "hash": "..."})',
+          file=sys.stderr)
     return 0
 
 
@@ -234,8 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--log-level", default="warning")
     sim.set_defaults(func=cmd_simulate)
 
-    ht = sub.add_parser("hash-token", help="print the sha256 to put in http.tokens")
-    ht.add_argument("token", nargs="?")
+    ht = sub.add_parser("hash-token", help="print the hash of a write token to put in "
+                                           "http.tokens (--generate makes the token too)")
+    ht.add_argument("token", nargs="?", help="the token (asked for when not given); one "
+                    "with less than 128 bits of entropy is refused")
+    ht.add_argument("--generate", action="store_true",
+                    help="make a new random token (256 bits) and print it with its hash")
     ht.set_defaults(func=cmd_hash_token)
 
     add_prune_command(sub)

@@ -32,17 +32,29 @@ from micboardd.config import (
     parse_config,
     state_dir_of,
 )
+from micboardd.config.secrets import exposure_warning, secret_values
 from micboardd.control import Commander
 from micboardd.history import HistoryPart
 from micboardd.links import Link, LinkTicker, SharedPorts
+from micboardd.logs import register_secrets
 from micboardd.mqtt import MqttPart
 from micboardd.parts import Part
-from micboardd.server import Hub, Metric, make_app, reconfigure
+from micboardd.server import (
+    LIMITS,
+    Hub,
+    LimitedSite,
+    Metric,
+    make_app,
+    raise_fd_limit,
+    reconfigure,
+)
 from micboardd.state import JSON, Store
 
 log = structlog.get_logger("micboardd.daemon")
 
 CONFIG_POLL_S = 1.0
+#: the system alert raised while the history (and the audit trail) cannot be written
+STORAGE_ALERT = "history_storage"
 
 
 class Daemon:
@@ -92,11 +104,15 @@ class Daemon:
         """Bind the port, start the parts, then connect to the receivers: a daemon that
         cannot serve should not connect. OSError when the port cannot be bound."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        app = make_app(self, [ep for part in self.parts for ep in part.endpoints()])
-        self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._check_secrets(self.config)
+        app = make_app(self, [ep for part in self.parts for ep in part.endpoints()],
+                       fd_limit=raise_fd_limit())
+        # the idle keep-alive timeout is aiohttp's (it takes effect at a restart)
+        self.runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                    keepalive_timeout=self.config.http.idle_timeout_s)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, self.config.http.host, self.config.http.port,
-                           reuse_address=True)
+        site = LimitedSite(self.runner, self.config.http.host, self.config.http.port,
+                           app[LIMITS], reuse_address=True)
         try:
             await site.start()
         except OSError:
@@ -159,6 +175,7 @@ class Daemon:
         while True:
             await asyncio.sleep(1.0)
             self.store.sweep()
+            self._storage_alert()
             now = time.monotonic()
             if self.config_path is not None and now - last_mtime_check >= CONFIG_POLL_S:
                 last_mtime_check = now
@@ -195,6 +212,7 @@ class Daemon:
             log.error("config_reload_failed", path=str(self.config_path),
                       error=str(exc), kept="running configuration")
             return False
+        self._check_secrets(new)
         self.apply_config(new)
         return True
 
@@ -256,6 +274,34 @@ class Daemon:
 
     def audit(self, who: str, action: str, before: Any, after: Any) -> None:
         self.audit_trail.record(who, action, before, after)
+
+    def problems(self) -> list[str]:
+        problem = self.history.problem()
+        return [problem] if problem else []
+
+    def _storage_alert(self) -> None:
+        """A dashboard alert while the history database cannot be written."""
+        problem = self.history.problem()
+        if problem:
+            self.alerts.system.raise_alert(
+                STORAGE_ALERT, f"{problem}: history and the audit trail are not being "
+                               "written, so commands are refused; live monitoring goes on")
+        else:
+            self.alerts.system.clear(STORAGE_ALERT)
+
+    def _check_secrets(self, config: Config) -> None:
+        """Keep the configuration's secrets out of the log; warn of weak spots."""
+        register_secrets(secret_values(config))
+        old = [t.name for t in config.http.tokens if t.sha256 is not None]
+        if old:
+            log.warning("token_hash_deprecated", tokens=old,
+                        fix="unsalted sha256 entries still work; replace each with the "
+                            "'hash' `micboardd hash-token` prints")
+        if self.config_path is not None:
+            warning = exposure_warning(self.config_path, config)
+            if warning:
+                log.warning("config_readable_by_others", path=str(self.config_path),
+                            problem=warning)
 
     def part_metrics(self) -> list[Metric]:
         out: list[Metric] = []

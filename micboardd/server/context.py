@@ -60,6 +60,10 @@ class DaemonView(Protocol):
     def part_metrics(self) -> list[Metric]:
         """Metrics of the optional parts (history, alerts, MQTT)."""
 
+    def problems(self) -> list[str]:
+        """What is degraded right now (the history disk is full ...); empty when all is
+        well."""
+
 
 DAEMON: web.AppKey[DaemonView] = web.AppKey("daemon", DaemonView)
 

@@ -68,7 +68,7 @@ class DevicePath(_Body):
 
 
 async def put_slots(request: web.Request) -> web.Response:
-    who = authorize(request)
+    who = await authorize(request)
     body = await parse_body(request, Layout)
     assert body is not None
     d = daemon_of(request)
@@ -81,6 +81,8 @@ async def put_slots(request: web.Request) -> web.Response:
     except ConfigError as exc:
         return error(422, "invalid layout", problems=[
             {"path": w, "problem": p} for w, p in exc.problems])
+    except OSError as exc:  # the configuration's disk is full or read-only
+        return error(503, f"the layout could not be saved: {exc.strerror or exc}")
     after = {"slots": d.store.slots, "groups": d.store.groups}
     d.audit(who.name, "layout", before, after)
     return json_response({"slots": [s.model_dump() for s in new.slots],
@@ -93,7 +95,7 @@ async def run_command(d: DaemonView, who: Principal, device_id: str, channel: in
 
 
 async def _command(request: web.Request, device_id: str, channel: int | None) -> web.Response:
-    who = authorize(request)
+    who = await authorize(request)
     model: type[CommandBody | DeviceCommandBody] = (
         CommandBody if channel is not None else DeviceCommandBody)
     body = await parse_body(request, model)
@@ -119,7 +121,8 @@ _CMD_ERRORS = (400, 401, 403, 404, 413, 422, 502, 503, 504)
 
 ENDPOINTS = (
     Endpoint("PUT", "/api/slots", put_slots, "Save slot labels, order and groups (operator)",
-             response=LayoutSaved, body=Layout, errors=(400, 401, 403, 413, 422), write=True),
+             response=LayoutSaved, body=Layout, errors=(400, 401, 403, 413, 422, 503),
+             write=True),
     Endpoint("POST", "/api/devices/{device}/command", post_device_command,
              "Run a device-level command (identify) (operator)", response=CommandResult,
              body=DeviceCommandBody, path_params=DevicePath, errors=_CMD_ERRORS, write=True),
