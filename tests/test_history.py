@@ -505,6 +505,9 @@ def test_sigkill_during_heavy_writing_loses_at_most_the_queue(db: Path) -> None:
     assert integrity(db) == "ok"
 
 
+DEMO_CONFIG = Path(__file__).resolve().parents[1] / "config" / "demo.json"
+
+
 async def test_prune_finds_the_database_the_daemon_uses(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -512,7 +515,7 @@ async def test_prune_finds_the_database_the_daemon_uses(
     agree on the file; when there is none, the message says exactly where it looked."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("STATE_DIRECTORY", raising=False)
-    demo = Path(__file__).resolve().parents[1] / "config" / "demo.json"
+    demo = DEMO_CONFIG
     assert cli_main(["prune", "-c", str(demo), "--dry-run"]) == 1
     err = capsys.readouterr().err
     assert "state/demo/history.db: no history database" in err
