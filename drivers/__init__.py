@@ -29,6 +29,9 @@ FAMILIES: dict[str, str] = {
     "shure-axient": "micboardd.drivers.shure_axient",
     "shure-uhfr": "micboardd.drivers.shure_uhfr",
     "shure-psm1000": "micboardd.drivers.shure_psm1000",
+    "sennheiser-ewdx": "micboardd.drivers.sennheiser_ewdx",
+    "sennheiser-d6000": "micboardd.drivers.sennheiser_d6000",
+    "sennheiser-g4": "micboardd.drivers.sennheiser_g4",
 }
 
 

@@ -138,6 +138,15 @@ class Driver(abc.ABC):
     silent_hint: ClassVar[str] = "connected, but the device sends no replies"
     #: how many channels the family has when the model is not known yet
     default_channels: ClassVar[int] = 1
+    #: the longest channel name a rename command accepts (what the dashboard offers)
+    NAME_MAX: ClassVar[int]
+    #: seconds without any valid reply after which a device counts as offline, for
+    #: families that know better than the configured ``status.stale_s`` (connectionless
+    #: UDP families that ping every ``keepalive_interval``); None: use ``status.stale_s``
+    stale_after_s: ClassVar[float | None] = None
+    #: a local UDP port the protocol requires, shared by every device of the family
+    #: (EW G3/G4 receivers send from and to 53212); None: a socket of the link's own
+    shared_local_port: ClassVar[int | None] = None
 
     def __init__(self, *, meter_rate_ms: int = 100, channels: int | None = None) -> None:
         if meter_rate_ms and not 100 <= meter_rate_ms <= 65535:

@@ -15,10 +15,10 @@ from pathlib import Path
 import orjson
 
 from micboardd import __version__
-from micboardd.config import EX_CONFIG, Config, ConfigError, load_config
+from micboardd.config import EX_CONFIG, Config, ConfigError, env_overrides, load_config
 from micboardd.history.cli import add_prune_command
 from micboardd.resources import find, shipped_file
-from micboardd.server.auth import hash_token
+from micboardd.server.tokens import generate_token, make_token_hash, token_problem
 
 EX_UNAVAILABLE = 69  # sysexits.h: the port is taken
 
@@ -105,6 +105,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EX_CONFIG
+    if args.chaos:  # every simulator in the old random mood (drivers/_shure/life.py)
+        base = base.model_copy(update={"devices": [
+            d.model_copy(update={"simulate": {**d.simulate, "chaos": True}}) if d.simulate
+            else d for d in base.devices]})
     state_dir = Path(args.state_dir or base.state_dir or "state/demo")
     state_dir.mkdir(parents=True, exist_ok=True)
     setup_logging(args.log_level)
@@ -140,6 +144,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             ok = False
             continue
         print(f"{f}: ok ({len(cfg.devices)} devices, {len(cfg.slots)} slots)")
+        for o in env_overrides(os.environ):
+            print(f"  {o.json_path} from the environment ({o.name})")
     return 0 if ok else EX_CONFIG
 
 
@@ -176,12 +182,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_hash_token(args: argparse.Namespace) -> int:
-    token = args.token if args.token is not None else getpass.getpass("token: ")
-    if len(token) < 16:
-        print("use a token of at least 16 characters (for example: "
-              "python3 -c 'import secrets; print(secrets.token_urlsafe(24))')", file=sys.stderr)
-        return 2
-    print(hash_token(token))
+    if args.generate:
+        token = generate_token()
+        print(f"token: {token}")
+        print("  (give this to the operator once; it is not stored anywhere)", file=sys.stderr)
+    else:
+        token = args.token if args.token is not None else getpass.getpass("token: ")
+        problem = token_problem(token)
+        if problem:
+            print(f"refused: {problem}", file=sys.stderr)
+            return 2
+    print(f"hash: {make_token_hash(token)}")
+    print('  (put it in http.tokens: {"name": "...", "role": "operator", "hash": "..."})',
+          file=sys.stderr)
     return 0
 
 
@@ -216,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--state-dir", help="where the demo keeps its database (state/demo)")
     demo.add_argument("--frozen", action="store_true",
                       help="simulators change only when told to (for tests and screenshots)")
+    demo.add_argument("--chaos", action="store_true",
+                      help="random demo: batteries race, transmitters go off and on at random "
+                           "(default: a calm show with a few scripted problems)")
     demo.add_argument("--log-level", default=os.environ.get("MICBOARDD_LOG_LEVEL", "warning"))
     demo.set_defaults(func=cmd_demo)
 
@@ -231,8 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--log-level", default="warning")
     sim.set_defaults(func=cmd_simulate)
 
-    ht = sub.add_parser("hash-token", help="print the sha256 to put in http.tokens")
-    ht.add_argument("token", nargs="?")
+    ht = sub.add_parser("hash-token", help="print the hash of a write token to put in "
+                                           "http.tokens (--generate makes the token too)")
+    ht.add_argument("token", nargs="?", help="the token (asked for when not given); one "
+                    "with less than 128 bits of entropy is refused")
+    ht.add_argument("--generate", action="store_true",
+                    help="make a new random token (256 bits) and print it with its hash")
     ht.set_defaults(func=cmd_hash_token)
 
     path = sub.add_parser("path", help="print where a file that ships with micboardd is "

@@ -23,32 +23,47 @@ from aiohttp import web
 
 from micboardd.alerts import AlertsPart
 from micboardd.audit import AuditTrail
-from micboardd.config import Config, ConfigError, DeviceConfig, load_config, parse_config
+from micboardd.config import (
+    Config,
+    ConfigError,
+    DeviceConfig,
+    env_overrides,
+    load_config,
+    parse_config,
+    state_dir_of,
+)
+from micboardd.config.secrets import exposure_warning, secret_values
 from micboardd.control import Commander
 from micboardd.history import HistoryPart
-from micboardd.links import Link, LinkTicker
+from micboardd.links import Link, LinkTicker, SharedPorts
+from micboardd.logs import register_secrets
 from micboardd.mqtt import MqttPart
 from micboardd.parts import Part
-from micboardd.server import Hub, LayoutNotSaved, Metric, make_app, reconfigure
+from micboardd.server import (
+    LIMITS,
+    Hub,
+    LayoutNotSaved,
+    LimitedSite,
+    Metric,
+    make_app,
+    raise_fd_limit,
+    reconfigure,
+)
 from micboardd.state import JSON, Store
 
 log = structlog.get_logger("micboardd.daemon")
 
 CONFIG_POLL_S = 1.0
+#: the system alert raised while the history (and the audit trail) cannot be written
+STORAGE_ALERT = "history_storage"
 #: slots and groups saved from the page, in the state dir: they override the
 #: configuration file's, which the daemon never writes (under systemd it cannot)
 LAYOUT_FILE = "layout.json"
 
 
-def state_dir_of(config: Config) -> Path:
-    """``state_dir``, else systemd's ``$STATE_DIRECTORY``, else ``./state``."""
-    d = config.state_dir or os.environ.get("STATE_DIRECTORY") or "state"
-    return Path(d.split(":")[0])
-
-
 class Daemon:
     def __init__(self, config: Config, config_path: Path | None = None) -> None:
-        self.layout_path = state_dir_of(config) / LAYOUT_FILE
+        self.layout_path = state_dir_of(config)[0] / LAYOUT_FILE
         config = self.with_layout(config)
         self.config = config
         self.config_path = config_path
@@ -57,6 +72,7 @@ class Daemon:
         self.hub = Hub(self.store)
         self._links: dict[str, Link] = {}
         self._ticker = LinkTicker(self._links)
+        self._shared_ports = SharedPorts()  # the EW G3/G4 port 53212, while one is used
         self.audit_trail = AuditTrail()
         self.commander = Commander(self._links, self.store, self.audit_trail,
                                    lambda: self.config)
@@ -66,6 +82,9 @@ class Daemon:
                                  self.audit_trail)
         self.mqtt = MqttPart(self.store, config, self.run_command)
         self.parts: list[Part] = [self.history, self.alerts, self.mqtt]
+        #: the variables that set configuration values (a file read with load_config)
+        self.env_sources = ([o.name for o in env_overrides(os.environ)]
+                            if config_path is not None else [])
         self.reloads = 0
         self.reload_failures = 0
         self.last_reload_error: str | None = None
@@ -79,7 +98,7 @@ class Daemon:
 
     @property
     def state_dir(self) -> Path:
-        return state_dir_of(self.config)
+        return state_dir_of(self.config)[0]
 
     @property
     def links(self) -> Mapping[str, Link]:
@@ -91,11 +110,15 @@ class Daemon:
         """Bind the port, start the parts, then connect to the receivers: a daemon that
         cannot serve should not connect. OSError when the port cannot be bound."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        app = make_app(self, [ep for part in self.parts for ep in part.endpoints()])
-        self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._check_secrets(self.config)
+        app = make_app(self, [ep for part in self.parts for ep in part.endpoints()],
+                       fd_limit=raise_fd_limit())
+        # the idle keep-alive timeout is aiohttp's (it takes effect at a restart)
+        self.runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                    keepalive_timeout=self.config.http.idle_timeout_s)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, self.config.http.host, self.config.http.port,
-                           reuse_address=True)
+        site = LimitedSite(self.runner, self.config.http.host, self.config.http.port,
+                           app[LIMITS], reuse_address=True)
         try:
             await site.start()
         except OSError:
@@ -158,6 +181,7 @@ class Daemon:
         while True:
             await asyncio.sleep(1.0)
             self.store.sweep()
+            self._storage_alert()
             now = time.monotonic()
             if self.config_path is not None and now - last_mtime_check >= CONFIG_POLL_S:
                 last_mtime_check = now
@@ -178,7 +202,7 @@ class Daemon:
     # -- configuration ----------------------------------------------------------------
 
     def _start_link(self, d: DeviceConfig) -> None:
-        link = Link(d, self.store, self.config.status)
+        link = Link(d, self.store, self.config.status, shared=self._shared_ports)
         self._links[d.id] = link
         link.start()
 
@@ -194,6 +218,7 @@ class Daemon:
             log.error("config_reload_failed", path=str(self.config_path),
                       error=str(exc), kept="running configuration")
             return False
+        self._check_secrets(new)
         self.apply_config(self.with_layout(new))
         return True
 
@@ -297,6 +322,34 @@ class Daemon:
 
     def audit(self, who: str, action: str, before: Any, after: Any) -> None:
         self.audit_trail.record(who, action, before, after)
+
+    def problems(self) -> list[str]:
+        problem = self.history.problem()
+        return [problem] if problem else []
+
+    def _storage_alert(self) -> None:
+        """A dashboard alert while the history database cannot be written."""
+        problem = self.history.problem()
+        if problem:
+            self.alerts.system.raise_alert(
+                STORAGE_ALERT, f"{problem}: history and the audit trail are not being "
+                               "written, so commands are refused; live monitoring goes on")
+        else:
+            self.alerts.system.clear(STORAGE_ALERT)
+
+    def _check_secrets(self, config: Config) -> None:
+        """Keep the configuration's secrets out of the log; warn of weak spots."""
+        register_secrets(secret_values(config))
+        old = [t.name for t in config.http.tokens if t.sha256 is not None]
+        if old:
+            log.warning("token_hash_deprecated", tokens=old,
+                        fix="unsalted sha256 entries still work; replace each with the "
+                            "'hash' `micboardd hash-token` prints")
+        if self.config_path is not None:
+            warning = exposure_warning(self.config_path, config)
+            if warning:
+                log.warning("config_readable_by_others", path=str(self.config_path),
+                            problem=warning)
 
     def part_metrics(self) -> list[Metric]:
         out: list[Metric] = []

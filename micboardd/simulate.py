@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from micboardd.config import Config, DeviceConfig
-from micboardd.drivers import family_module
+from micboardd.drivers import driver_class, family_module
 
 
 @dataclass(slots=True)
@@ -19,7 +19,7 @@ class RunningSim:
 async def start_simulator(d: DeviceConfig, *, host: str | None = None, port: int | None = None,
                           frozen: bool = False, seed: int | None = None) -> RunningSim:
     """Start the simulator described by a device's ``simulate`` block (model, names,
-    speed) on ``host:port`` (defaults: the device's own address)."""
+    speed, habits, script, chaos) on ``host:port`` (defaults: the device's own address)."""
     opts = dict(d.simulate or {})
     cls = family_module(d.driver).SIMULATOR
     sim = cls(
@@ -30,6 +30,9 @@ async def start_simulator(d: DeviceConfig, *, host: str | None = None, port: int
         seed=opts.get("seed", seed),
         speed=float(opts.get("speed", 1.0)),
         frozen=bool(opts.get("frozen", frozen)),
+        habits=opts.get("habits", ()),
+        script=opts.get("script", ()),
+        chaos=bool(opts.get("chaos", False)),
     )
     await sim.start()
     return RunningSim(d.id, d.driver, sim)
@@ -40,7 +43,9 @@ async def start_fleet(config: Config, *, loopback_any_port: bool = False,
     """Start a simulator for every device that has a ``simulate`` block.
 
     With ``loopback_any_port`` each simulator binds 127.0.0.1 on a free port and the
-    returned configuration points the device there (demo mode: nothing to collide with).
+    returned configuration points the device there (demo mode: nothing to collide with;
+    a family that needs a shared local port, EW G3/G4, takes any free one too, since a
+    simulator answers whatever port asked).
     """
     sims: list[RunningSim] = []
     devices: list[DeviceConfig] = []
@@ -51,7 +56,10 @@ async def start_fleet(config: Config, *, loopback_any_port: bool = False,
                 continue
             if loopback_any_port:
                 rs = await start_simulator(d, host="127.0.0.1", port=0, frozen=frozen, seed=i)
-                d = d.model_copy(update={"host": "127.0.0.1", "port": rs.sim.port})
+                update: dict[str, object] = {"host": "127.0.0.1", "port": rs.sim.port}
+                if driver_class(d.driver).shared_local_port is not None:
+                    update["local_port"] = 0
+                d = d.model_copy(update=update)
             else:
                 rs = await start_simulator(d, frozen=frozen, seed=i)
             sims.append(rs)

@@ -52,7 +52,8 @@ async def test_snapshot_then_every_change(sims, tmp_path) -> None:
         assert m.channel("a/1")["name"] == "VOX 1"
         assert m.state["devices"]["a"]["link"] == "online"
         assert len(m.state["devices"]["a"]["channels"]) == 4
-        await simctl(a.host, a.port, "2 CHAN_NAME {RENAMED}", "3 BATT_BARS 002")
+        await simctl(a.host, a.port, "2 CHAN_NAME {RENAMED}", "3 BATT_BARS 001",
+                         "3 BATT_RUN_TIME 00012")
         await wait_for(lambda: m.channel("a/2").get("name") == "RENAMED")
         await wait_for(lambda: m.channel("a/3").get("status") == "CRITICAL")
         a.set_tx(1, False)
@@ -284,11 +285,12 @@ async def test_demo_command_brings_every_family_online(tmp_path) -> None:
             await asyncio.sleep(0.1)
         drivers = {x["driver"] for x in devices if x["link"] == "online"}
         assert drivers == {"shure-ulxd", "shure-qlxd", "shure-slxd", "shure-axient",
-                           "shure-uhfr", "shure-psm1000"}
+                           "shure-uhfr", "shure-psm1000", "sennheiser-ewdx",
+                           "sennheiser-d6000", "sennheiser-g4"}
         assert all(x["malformed"] == 0 for x in devices)
         _, state = await get_json(type("D", (), {"http_port": port}), "/api/state")
         names = {c["name"] for c in state["channels"].values()}
-        assert {"VOX MARA", "HOST", "PODIUM", "SAX"} <= names
+        assert {"VOX MARA", "HOST", "PODIUM", "SAX", "PRIYA"} <= names
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), 20)

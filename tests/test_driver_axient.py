@@ -62,7 +62,8 @@ DOC_FRAMES = (
     b"< REP 2 FREQUENCY 0000000 >"
     b"< REP 3 TX_MODEL ADX2FD >"
     b"< REP 3 TX_BATT_BARS 003 >"
-    b"< SAMPLE 4 ALL 005 135 110 100 AXCX 05 071 00 009 04 080 00 010 >"
+    # antenna status in the LED colour form shure.md now gives (was the letter form AXCX)
+    b"< SAMPLE 4 ALL 005 135 110 100 BXBX 05 071 00 009 04 080 00 010 >"
     b"< REP ERR >"
 )
 
@@ -121,6 +122,7 @@ def test_doc_frames_any_split_same_events() -> None:
     assert ch[4] == {
         "rf.quality": 5,
         "rf.antennas": "AC",
+        "rf.antenna_warning": False,
         "rf.rssi_dbm": -40,
         "rf.level_pct": 100,
         "audio.dbfs": -20,
@@ -136,6 +138,7 @@ def test_doc_sample_with_no_active_antenna() -> None:
     assert ev.values == {
         "rf.quality": None,
         "rf.antennas": "",
+        "rf.antenna_warning": False,
         "rf.rssi_dbm": None,  # inactive antennas' readings are noise, not signal
         "rf.level_pct": 0,
         "audio.dbfs": -87,
@@ -156,13 +159,13 @@ def test_diversity_sample_strongest_active_antenna() -> None:
 
 def test_rssi_reps_follow_antenna_status() -> None:
     d = AxientDriver()
-    feed(d, [b"< REP 1 ANTENNA_STATUS AX >"])
+    feed(d, [b"< REP 1 ANTENNA_STATUS BX >"])  # LED colours: only A active
     ev = feed(d, [b"< REP 1 RSSI 1 050 >< REP 1 RSSI 2 070 >"])
     # B is inactive: its stronger reading is ignored
     assert ev[-1] == ChannelUpdate(1, {"rf.rssi_dbm": -70, "rf.level_pct": 50}, meter=True)
     ev = feed(d, [b"< REP 1 ANTENNA_STATUS XB >"])
-    assert ev == [ChannelUpdate(1, {"rf.antennas": "B", "rf.rssi_dbm": -50,
-                                    "rf.level_pct": 83}, meter=True)]
+    assert ev == [ChannelUpdate(1, {"rf.antennas": "B", "rf.antenna_warning": False,
+                                    "rf.rssi_dbm": -50, "rf.level_pct": 83}, meter=True)]
 
 
 def test_model_sets_channel_count_even_with_a_suffix() -> None:
@@ -241,6 +244,7 @@ def test_keepalive_is_periodic() -> None:
     d = AxientDriver()
     d.connection_made(0.0)
     d.data_to_send()
+    feed(d, [b"< REP 1 CHAN_NAME {x} >"])  # GET 0 ALL answered (else: fallback at 1 s)
     d.tick(1.0)
     assert d.data_to_send() == b""
     d.tick(2.5)

@@ -169,6 +169,7 @@ def test_keepalive_is_periodic() -> None:
     d = ULXDDriver()
     d.connection_made(0.0)
     d.data_to_send()
+    feed(d, [b"< REP 1 CHAN_NAME {x} >"])  # GET 0 ALL answered (else: fallback at 1 s)
     d.tick(1.0)
     assert d.data_to_send() == b""
     d.tick(2.5)

@@ -279,7 +279,11 @@ async def test_recorder_downsamples_and_records_transitions(db: Path) -> None:
     assert ("name", {"from": "VOX", "to": "LEAD VOX"}) in kinds
     assert ("tx_off", {"model": None}) in kinds
     assert ("tx_on", {"model": "ULXD2"}) in kinds
-    assert ("status", {"from": "GOOD", "to": "PREV_GOOD"}) in kinds
+    # status changes in the one vocabulary's words: the RF had been weak (20 %) for 15 s
+    # before the transmitter went: a dropout (state/status.py off_reason)
+    assert ("status", {"from": "GOOD", "to": "PREV_GOOD", "severity": "critical",
+                       "label": "TX LOST",
+                       "text": "Transmitter lost: its RF faded out (dropout)"}) in kinds
     dev_events = [e["kind"] for e in query_events(conn, channel="rx") if e["channel"] is None]
     assert dev_events == ["rx_up", "rx_down"]
     rep = query_report(conn, 0, 2e9)
@@ -288,6 +292,7 @@ async def test_recorder_downsamples_and_records_transitions(db: Path) -> None:
     assert r1["battery"]["start_bars"] == 5 and r1["battery"]["end_bars"] == 5
     assert r1["rf"]["worst_pct"] == 20 and r1["rf"]["worst_rssi_dbm"] == -62
     assert 50 <= r1["on_air_s"] <= 56
+    assert (r1["status"]["worst"], r1["status"]["worst_label"]) == ("critical", "TX LOST")
     conn.close()
 
 
@@ -556,3 +561,30 @@ def test_sigkill_during_heavy_writing_loses_at_most_the_queue(db: Path) -> None:
         start = int(conn.execute("SELECT max(ts) FROM samples").fetchone()[0]) + 1
         conn.close()
     assert integrity(db) == "ok"
+
+
+DEMO_CONFIG = Path(__file__).resolve().parents[1] / "config" / "demo.json"
+
+
+async def test_prune_finds_the_database_the_daemon_uses(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's configuration names its state dir, so the command line and the daemon
+    agree on the file; when there is none, the message says exactly where it looked."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+    demo = DEMO_CONFIG
+    assert cli_main(["prune", "-c", str(demo), "--dry-run"]) == 1
+    err = capsys.readouterr().err
+    assert "state/demo/history.db: no history database" in err
+    assert "looked for history.db in state/demo, state_dir in the configuration" in err
+    db = tmp_path / "state" / "demo" / "history.db"
+    db.parent.mkdir(parents=True)
+    await seeded(db, time.time())
+    assert cli_main(["prune", "-c", str(demo), "--dry-run"]) == 0
+    assert "would delete" in capsys.readouterr().out
+    # systemd's state directory counts when the configuration names none
+    monkeypatch.setenv("STATE_DIRECTORY", str(db.parent))
+    venue = tmp_path / "venue.json"
+    venue.write_bytes(orjson.dumps({"devices": []}))
+    assert cli_main(["prune", "-c", str(venue), "--dry-run"]) == 0

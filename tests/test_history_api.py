@@ -101,7 +101,7 @@ async def test_history_events_report_alerts_audit(sim: ULXDSimulator, tmp_path: 
         h = await online(d)
         assert h.path == tmp_path / "state" / "history.db"
         bars_before = d.store.channels[KEY]["tx"]["battery_bars"]
-        sim.set_battery_minutes(1, 50)  # one bar left
+        sim.set_battery_minutes(1, 25)  # one bar left, 25 min: critical
         sim.set_tx(2, False)
         status, _ = await api.send("POST", f"/api/channels/{KEY}/command",
                                    {"kind": "name", "value": "LEAD"}, AUTH)

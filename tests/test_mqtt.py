@@ -28,6 +28,7 @@ from mqtt_helpers import (
 from micboardd.config import ConfigError, parse_config
 from micboardd.drivers.shure_ulxd import ULXDSimulator
 from micboardd.mqtt import SENSORS, MqttBridge, broker_params, parse_command
+from micboardd.state.status import channel_meaning
 
 P = "micboardd/venue"
 
@@ -136,7 +137,8 @@ async def test_retained_state_matches_api_state(broker: Broker, sim: ULXDSimulat
 
         # a status change goes out at once, as retained state and as an event
         async with Watcher(broker, f"{P}/#") as w:
-            await simctl(sim.host, sim.port, "2 CHAN_NAME {RENAMED}", "3 BATT_BARS 002")
+            await simctl(sim.host, sim.port, "2 CHAN_NAME {RENAMED}", "3 BATT_BARS 001",
+                         "3 BATT_RUN_TIME 00012")
             await wait_for(lambda: (w.json(f"{P}/channel/rx1/2/state") or {}).get("name")
                            == "RENAMED")
             await wait_for(lambda: (w.json(f"{P}/channel/rx1/3/state") or {}).get("status")
@@ -149,6 +151,7 @@ async def test_retained_state_matches_api_state(broker: Broker, sim: ULXDSimulat
             events = [orjson.loads(p) for t, p, _ in w.log if t == f"{P}/events"]
             ev = next(e for e in events if e.get("channel") == "rx1/3")
             assert ev["status"] == "CRITICAL" and ev["site"] == "venue"
+            assert (ev["severity"], ev["label"]) == ("critical", "CRITICAL")
 
         text = await get_text(d, "/metrics")
         assert metric(text, "mqtt_connected") == 1
@@ -224,7 +227,10 @@ def _check_ha_config(topic: str, cfg: dict[str, Any], states: dict[str, Any]) ->
                 assert part in node, (topic, path)
                 node = node[part]
     if component == "sensor" and cfg.get("device_class") == "enum":
-        assert state["status"] in cfg["options"]
+        # the status, or its severity in the one vocabulary (state/status.py)
+        severity = cfg["name"].endswith("Severity")
+        assert (channel_meaning(state).severity if severity else state["status"]) \
+            in cfg["options"]
     if component in ("switch", "text"):
         assert cfg["command_topic"].startswith(P + "/channel/")
         assert re.search(r"/set/(name|mute)$", cfg["command_topic"])

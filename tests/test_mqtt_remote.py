@@ -226,7 +226,7 @@ async def test_one_daemon_shows_the_other_sites_channels(
             await wait_async(same)
             # changes at the stage reach the FOH dashboard
             await simctl(stage_sim.host, stage_sim.port, "2 CHAN_NAME {CHANGED}",
-                         "2 BATT_BARS 001")
+                         "2 BATT_BARS 001", "2 BATT_RUN_TIME 00012")
             await wait_for(lambda: foh.store.channels["stage:rx/2"]["name"] == "CHANGED"
                            and foh.store.channels["stage:rx/2"]["status"] == "CRITICAL")
             # the FOH does not re-publish what it got from the stage

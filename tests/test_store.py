@@ -49,11 +49,12 @@ async def test_battery_statuses_and_prev_hold(store) -> None:
     assert status(s) == "RX_OFFLINE"
     s.set_link("rx", "online")
     assert status(s) == "TX_OFF"
-    expected = {5: "GOOD", 4: "GOOD", 3: "REPLACE", 2: "CRITICAL", 1: "CRITICAL", 0: "CRITICAL"}
+    # without a runtime estimate the bars decide (micboardd/state/status.py battery_level)
+    expected = {5: "GOOD", 4: "GOOD", 3: "GOOD", 2: "REPLACE", 1: "CRITICAL", 0: "CRITICAL"}
     for bars, st in expected.items():
         s.apply("rx", [ChannelUpdate(1, {"tx.present": True, "tx.battery_bars": bars})])
         assert status(s) == st, bars
-    s.apply("rx", [ChannelUpdate(1, {"tx.battery_bars": 3})])
+    s.apply("rx", [ChannelUpdate(1, {"tx.battery_bars": 2})])
     # transmitter switched off: bars 255 -> None, tx type UNKN -> present False
     s.apply("rx", [ChannelUpdate(1, {"tx.battery_bars": None, "tx.present": False})])
     assert status(s) == "PREV_REPLACE"

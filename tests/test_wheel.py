@@ -1,7 +1,7 @@
 """The product as a new user gets it: the sdist and the wheel built from it (what
 ``python -m build`` does), the wheel installed into a fresh venv and run from an empty
 directory, so nothing can come from this checkout. ``micboardd demo`` must serve the whole
-dashboard and bring every simulated receiver online.
+dashboard and bring every simulated receiver of the shipped demo online.
 
 One test, the slowest of the suite (two isolated builds, a venv, pip): pip's cache is
 shared with every other install on the machine, so only the first run downloads."""
@@ -138,7 +138,7 @@ def test_built_wheel_in_a_fresh_venv_runs_the_demo(tmp_path: Path) -> None:
 
         demo = orjson.loads((ROOT / "config" / "demo.json").read_bytes())
         wanted = {d["id"] for d in demo["devices"]}
-        assert len(wanted) == 7
+        assert len(wanted) >= 7  # every family's simulator, Shure and Sennheiser
         links: dict[str, str] = {}
         while set(links) != wanted or set(links.values()) != {"online"}:
             assert time.monotonic() < deadline + 60, f"not all online: {links}"

@@ -37,9 +37,10 @@ export class Alerts {
    * `model`: the Model; `isDesk()`: whether the desk view is shown; `shownOnBoard(a)`:
    * whether an episode concerns a tile on the board (the TV banner follows the group).
    */
-  constructor(model, { isDesk = () => true, shownOnBoard = () => true } = {}) {
+  constructor(model, { isDesk = () => true, shownOnBoard = () => true, isLive = () => true } = {}) {
     this.model = model;
     this.isDesk = isDesk;
+    this.isLive = isLive;
     this.shownOnBoard = shownOnBoard;
     this.drawer = $("alerts");
     this.list = $("alerts-list");
@@ -49,9 +50,10 @@ export class Alerts {
     this.button = $("btn-alerts");
     this.count = $("alerts-count");
     this.word = $("alerts-word");
+    this.detail = $("alerts-detail");
     this.buttonUse = this.button.querySelector("use");
     this.banner = $("alert-banner");
-    this.bannerText = $("alert-banner-text");
+    this.bannerList = $("alert-banner-list");
     this.token = new TokenBox($("al-token"));
     this.token.onForget = () => this.say("Token forgotten.");
     this.items = new Map(); // id -> {li, ...parts}
@@ -147,27 +149,34 @@ export class Alerts {
       `#${severity === "critical" ? "i-crit" : severity === "warning" ? "i-warn" : "i-bell"}`);
     this.count.textContent = String(open);
     this.word.textContent = open === 1 ? "alert" : "alerts";
-    const parts = open ? [`${open} open`] : ["none open"];
+    // the accessible name starts with what the button shows ("2 alerts"), then details
+    const parts = [];
     if (critical) parts.push(`${critical} critical`);
     if (acked) parts.push(`${acked} acknowledged`);
-    const label = `Alerts (a): ${parts.join(", ")}`;
-    this.button.setAttribute("aria-label", label);
-    this.button.title = label;
+    this.detail.textContent = parts.length ? ` (${parts.join(", ")})` : "";
+    this.button.title = `Alerts (a): ${open} open${parts.length ? `, ${parts.join(", ")}` : ""}`;
   }
 
   // ---- TV banner --------------------------------------------------------------------
 
+  /** Every open problem (critical first), naming the slots; it wraps, never cut. */
   renderBanner() {
-    const shown = this.isDesk() ? [] : this.model.alertList().filter((a) =>
-      a.state === "open" && a.severity === "critical" && this.shownOnBoard(a));
-    const lines = shown.map((a) => `${this.who(a).title}: ${a.message || a.rule}`);
-    const text = shown.length > 1
-      ? `${shown.length} critical alerts \u2014 ${lines.join(" \u00b7 ")}` : lines[0] ?? "";
-    if (text === this.sig.banner) return;
-    this.sig.banner = text;
-    this.bannerText.textContent = text;
-    this.banner.title = text;
-    this.banner.hidden = !text;
+    // not live: the connection banner says so; these alerts would be old news
+    const shown = this.isDesk() || !this.isLive() ? [] : this.model.alertList().filter((a) =>
+      (a.state === "open" || a.state === undefined) && this.shownOnBoard(a));
+    const items = shown.map((a) => ({ severity: a.severity === "critical" ? "critical"
+      : "warning", text: `${this.who(a).title}: ${a.message || a.rule}` }));
+    const sig = JSON.stringify(items);
+    if (sig === this.sig.banner) return;
+    this.sig.banner = sig;
+    this.bannerList.replaceChildren(...items.map((it) => {
+      const li = el("li", "ab-item");
+      li.dataset.severity = it.severity;
+      li.append(icon(it.severity === "critical" ? "i-crit" : "i-warn"), el("span", "", it.text));
+      return li;
+    }));
+    this.banner.dataset.count = String(Math.min(items.length, 6));
+    this.banner.hidden = items.length === 0;
   }
 
   // ---- the list -----------------------------------------------------------------------
@@ -175,7 +184,12 @@ export class Alerts {
   /** Who an episode is about: {title: "HH01 Mara – lead vocal", detail: "rx-band-a/1 · VOX MARA"}. */
   who(a) {
     if (!a.channel) {
-      return { title: `Receiver ${a.device ?? "?"}`, detail: a.group ? `group ${a.group}` : "" };
+      // a receiver: the slots on it are what the engineer knows
+      const prefix = `${a.device ?? "?"}/`;
+      const slots = this.model.state.slots.filter((s) => s?.channel?.startsWith(prefix))
+        .map((s) => [s.label_id, s.label_name].filter(Boolean).join(" ") || `Slot ${s.slot}`);
+      return { title: slots.length ? slots.join(", ") : `Receiver ${a.device ?? "?"}`,
+        detail: `receiver ${a.device ?? "?"}${a.group ? ` \u00b7 group ${a.group}` : ""}` };
     }
     const slot = this.model.state.slots.find((s) => s?.channel === a.channel);
     const id = slot?.label_id || "";
@@ -234,12 +248,15 @@ export class Alerts {
     const meta = el("div", "al-meta");
     const note = el("div", "al-note");
     body.append(head, message, detail, meta, note);
-    const ackBtn = el("button", "tb-btn al-ack", "Ack");
+    const ackBtn = el("button", "tb-btn al-ack");
     ackBtn.type = "button";
+    const ackText = el("span", "", "Ack");
+    const ackWhat = el("span", "sr", "");
+    ackBtn.append(ackText, ackWhat);
     ackBtn.addEventListener("click", () => this.ack(id));
     li.append(ic, body, ackBtn);
-    return { li, use: ic.firstChild, title, tag, message, detail, meta, note, ackBtn, alert: null,
-      sig: "" };
+    return { li, use: ic.firstChild, title, tag, message, detail, meta, note, ackBtn, ackText,
+      ackWhat, alert: null, sig: "" };
   }
 
   fill(item, a, now) {
@@ -264,9 +281,9 @@ export class Alerts {
       const canAck = a.state === "open" || a.state === undefined;
       item.ackBtn.hidden = !canAck;
       item.ackBtn.disabled = busy;
-      item.ackBtn.textContent = busy ? "Acking\u2026" : "Ack";
-      item.ackBtn.setAttribute("aria-label",
-        `Acknowledge: ${who.title} \u2014 ${a.message || a.rule}`);
+      // the visible word starts the accessible name; what it acknowledges follows
+      item.ackText.textContent = busy ? "Acking\u2026" : "Ack";
+      item.ackWhat.textContent = ` (acknowledge ${who.title}: ${a.message || a.rule})`;
       if (!canAck && item.ackBtn === document.activeElement) this.drawer.focus();
     }
     this.fillTimes(item, now);

@@ -62,6 +62,14 @@ export function ackAlert(id, note = null) {
   return send("POST", `/api/alerts/${encodeURIComponent(id)}/ack`, note ? { note } : {});
 }
 
+/** A control command on a channel ("rx-band-a/3", "name", "PASTOR"); answers {ok, state}. */
+export function channelCommand(key, kind, value) {
+  const i = key.lastIndexOf("/");
+  const device = encodeURIComponent(key.slice(0, i));
+  return send("POST", `/api/channels/${device}/${encodeURIComponent(key.slice(i + 1))}/command`,
+    { kind, value });
+}
+
 /**
  * What to tell the user about a failed write: {text, needToken}. `verb` is what they
  * do again ("save"), `failed` starts the message of other failures ("Not saved").

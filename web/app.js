@@ -7,6 +7,7 @@ import { Board, fitGrid } from "./board.js";
 import { Connection } from "./conn.js";
 import { Editor } from "./editor.js";
 import { openHistory } from "./history.js";
+import { severityRank } from "./format.js";
 import { Changes, Model, groupKeys } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
@@ -17,18 +18,29 @@ const editor = new Editor($("editor"), model);
 const board = new Board($("board"), model, { onEdit: (slot) => editor.open(slot) });
 const alerts = new Alerts(model, {
   isDesk: () => view.mode === "desk",
+  isLive: () => board.connected,
   // the TV banner of a group speaks of that group's tiles only
   shownOnBoard: (a) => view.group === null
     || (a.channel ? board.byChannel.has(a.channel) : board.byDevice.has(a.device)),
 });
 
-// a click on a tile (not on one of its buttons) opens that channel's history
-$("board").addEventListener("click", (ev) => {
-  if (ev.target.closest("button")) return;
-  const el = ev.target.closest(".tile");
+// a click on a tile (not on one of its buttons), or Enter on a focused tile, opens that
+// channel's history
+function openTileHistory(el) {
   const entry = board.shown.find((x) => x.tile.el === el);
   if (entry?.slot.channel) {
-    openHistory(entry.slot.channel, { label: entry.slot.label_name || entry.slot.label_id });
+    openHistory(entry.slot.channel, { label: [entry.slot.label_id, entry.slot.label_name]
+      .filter(Boolean).join(" ") || null });
+  }
+}
+$("board").addEventListener("click", (ev) => {
+  if (ev.target.closest("button")) return;
+  openTileHistory(ev.target.closest(".tile"));
+});
+$("board").addEventListener("keydown", (ev) => {
+  if (ev.key === "Enter" && ev.target.classList?.contains("tile")) {
+    ev.preventDefault();
+    openTileHistory(ev.target);
   }
 });
 
@@ -154,9 +166,8 @@ function frame() {
   if (!changes) return;
   board.apply(changes);
   if (changes.all || changes.layout || changes.alerts) {
-    const bannerShown = !$("alert-banner").hidden;
     alerts.render();
-    if (bannerShown !== !$("alert-banner").hidden) fitTv();
+    fitTv(); // the banner's height follows what it lists
   }
   if (changes.all || changes.layout) {
     renderGroups();
@@ -178,27 +189,41 @@ document.addEventListener("visibilitychange", () => {
   }
 });
 
+// the counts in the toolbar: tiles by severity, in the daemon's one vocabulary
 let lastSummary = "";
 function summarize() {
+  const vocab = model.state.statuses;
   let bad = 0;
   let warn = 0;
   for (const e of board.shown) {
-    const s = e.tile.last.status;
-    if (s === "CRITICAL" || s === "RX_OFFLINE" || s?.startsWith("PREV_")) bad++;
-    else if (s === "REPLACE") warn++;
+    const sev = e.tile.last.severity;
+    if (e.slot.active === false) continue; // a spare slot needs nobody's attention
+    if (sev === "critical") bad++;
+    else if (severityRank(vocab, sev) === severityRank(vocab, "warning")) warn++;
   }
-  const text = bad || warn ? `${bad ? `${bad} need attention` : ""}${bad && warn ? " \u00b7 " : ""}${warn ? `${warn} to replace soon` : ""}` : "";
+  const parts = [];
+  if (bad) parts.push(`${bad} critical`);
+  if (warn) parts.push(`${warn} warning${warn === 1 ? "" : "s"}`);
+  const text = parts.join(" \u00b7 ");
   if (text !== lastSummary) {
     lastSummary = text;
     $("summary").textContent = text;
+    $("summary").dataset.severity = bad ? "critical" : warn ? "warning" : "none";
   }
 }
 
 // ---- TV view: fit the tiles to the screen ------------------------------------------
 
 let fitSig = "";
+let chromeH = -1;
 function fitTv() {
   const el = $("board");
+  // desk view: the board fills what the toolbar and banners leave of the screen
+  const above = el.getBoundingClientRect().top + window.scrollY;
+  if (Math.round(above) !== chromeH) {
+    chromeH = Math.round(above);
+    document.body.style.setProperty("--chrome-h", `${chromeH}px`);
+  }
   if (view.mode !== "tv") {
     if (fitSig) {
       el.style.removeProperty("--cols");
@@ -240,6 +265,7 @@ function showConn(st) {
   if (wasConnected !== live) {
     board.updateAll(); // stale marks on or off everywhere, at once
     summarize();
+    alerts.render();
   }
   fitTv();
 }

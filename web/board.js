@@ -23,7 +23,8 @@ export class Board {
   }
 
   ctx() {
-    return { now: this.model.serverNow(), connected: this.connected, staleAfter: STALE_AFTER_S };
+    return { now: this.model.serverNow(), connected: this.connected, staleAfter: STALE_AFTER_S,
+      vocab: this.model.state.statuses };
   }
 
   /** Rebuild the list of shown slots (reusing tiles) and redraw them all. */
@@ -136,7 +137,7 @@ function push(map, key, value) {
  * Columns and rows that make `n` tiles as big as possible in a `w` x `h` area, for tiles
  * that look best about `aspect` times wider than tall (TV view).
  */
-export function fitGrid(n, w, h, aspect = 1.5) {
+export function fitGrid(n, w, h, aspect = 1.9) {
   if (n <= 0 || w <= 0 || h <= 0) return { cols: 1, rows: 1 };
   let best = { cols: 1, rows: n, score: -1 };
   for (let cols = 1; cols <= n; cols++) {

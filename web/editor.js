@@ -1,9 +1,9 @@
 // The slot editor: labels ("HH03 / Pastor Mike"), channel, group and active flag of
 // every slot, and the group list, saved whole with PUT /api/slots.
 
-import { TokenBox, putSlots, writeErrorText } from "./api.js";
+import { TokenBox, channelCommand, putSlots, writeErrorText } from "./api.js";
 import { joinLabel, splitLabel } from "./format.js";
-import { compareChannelKeys } from "./state.js";
+import { compareChannelKeys, deviceOf } from "./state.js";
 import { icon } from "./tiles.js";
 
 const MAX_ID = 16;
@@ -35,6 +35,7 @@ export class Editor {
     this.conflict = dialog.querySelector("#ed-conflict");
     this.groupList = dialog.querySelector("#ed-group-names");
     this.dirty = false;
+    this.uid = 0;
     dialog.querySelector("#ed-add-slot").addEventListener("click", () => this.addSlotRow());
     dialog.querySelector("#ed-add-group").addEventListener("click", () => this.addGroupRow());
     dialog.querySelector("#ed-cancel").addEventListener("click", () => this.close());
@@ -131,6 +132,9 @@ export class Editor {
     select.value = slot.channel ?? "";
     const remove = el("button", { type: "button", class: "icon-btn", "aria-label": `Remove slot ${n}`,
       title: "Remove slot" }, icon("i-close"));
+    const rx = this.rxNameCell(n);
+    select.addEventListener("change", () => rx.fill(select.value));
+    rx.fill(slot.channel);
     const tr = el("tr", { "data-slot": String(n) },
       el("td", {}, el("input", { class: "ed-slot", type: "number", min: "1", max: "10000",
         value: String(n), required: true, "aria-label": "Slot number" })),
@@ -138,6 +142,7 @@ export class Editor {
         placeholder: "HH03 / Pastor Mike", maxlength: String(MAX_ID + MAX_NAME + 3),
         "aria-label": `Label of slot ${n} (ID / name)`, autocomplete: "off" })),
       el("td", {}, select),
+      el("td", {}, rx.box),
       el("td", {}, el("input", { class: "ed-group", type: "text", value: slot.group ?? "",
         list: "ed-group-names", maxlength: String(MAX_NAME), "aria-label": `Group of slot ${n}`,
         autocomplete: "off" })),
@@ -155,6 +160,44 @@ export class Editor {
       this.dirty = true;
       tr.querySelector(".ed-label").focus();
     }
+  }
+
+  /**
+   * The "On receiver" field of a slot row: the channel's own name, limited to what its
+   * receiver family takes (device name_max), the limit shown beside it before saving.
+   */
+  rxNameCell(n) {
+    const input = el("input", { class: "ed-rxname", type: "text", autocomplete: "off",
+      spellcheck: "false", "aria-label": `Name on the receiver, slot ${n}` });
+    const limit = el("span", { class: "ed-limit", id: `ed-limit-${n}-${++this.uid}` });
+    input.setAttribute("aria-describedby", limit.id);
+    const box = el("div", { class: "ed-rx" }, input, limit);
+    const count = () => {
+      const max = Number(input.dataset.max) || 0;
+      limit.textContent = input.disabled ? "" : max ? `${input.value.length}/${max}` : "";
+      limit.dataset.full = String(max > 0 && input.value.length >= max);
+    };
+    input.addEventListener("input", count);
+    const fill = (key) => {
+      const st = this.model.state;
+      const ch = key ? st.channels[key] : null;
+      const max = key ? st.devices[deviceOf(key)]?.name_max : null;
+      input.value = ch?.name ?? "";
+      input.dataset.original = input.value;
+      input.dataset.channel = ch ? key : "";
+      input.disabled = !ch;
+      if (Number.isInteger(max) && max > 0) {
+        input.maxLength = max;
+        input.dataset.max = String(max);
+        input.title = `The receiver takes at most ${max} characters`;
+      } else {
+        input.removeAttribute("maxlength");
+        delete input.dataset.max;
+        input.title = "";
+      }
+      count();
+    };
+    return { box, input, fill };
   }
 
   addGroupRow(group = null, focus = true) {
@@ -199,6 +242,19 @@ export class Editor {
         label_name, group, active: tr.querySelector(".ed-active").checked });
     }
     slots.sort((a, b) => a.slot - b.slot);
+    const renames = [];
+    for (const input of this.slotBody.querySelectorAll(".ed-rxname")) {
+      const value = input.value.trim();
+      const key = input.dataset.channel;
+      if (!key || input.disabled || value === (input.dataset.original ?? "")) continue;
+      const max = Number(input.dataset.max) || 0;
+      const n = input.closest("tr").querySelector(".ed-slot").value;
+      if (!value) throw new Error(`Slot ${n}: the name on the receiver cannot be empty.`);
+      if (max && value.length > max) {
+        throw new Error(`Slot ${n}: the receiver takes at most ${max} characters.`);
+      }
+      if (!renames.some((r) => r.key === key)) renames.push({ key, value, slot: n });
+    }
     const groups = [];
     const names = new Set();
     const keys = new Set();
@@ -217,7 +273,7 @@ export class Editor {
         groups.push({ name: s.group, key: null });
       }
     }
-    return { slots, groups };
+    return { slots, groups, renames };
   }
 
   async save() {
@@ -234,13 +290,25 @@ export class Editor {
     this.say("Saving\u2026");
     try {
       await putSlots(body.slots, body.groups);
+      // then each receiver rename, one by one: a refusal names the slot and the reason
+      for (const r of body.renames) {
+        try {
+          await channelCommand(r.key, "name", r.value);
+        } catch (e) {
+          e.renameOf = r;
+          throw e;
+        }
+      }
       this.dirty = false;
       this.say("Saved.", "ok");
       this.close();
     } catch (e) {
-      const { text, needToken } = writeErrorText(e, { verb: "save", failed: "Not saved" });
+      const r = e.renameOf;
+      const { text, needToken } = writeErrorText(e, { verb: "save", failed: r
+        ? `Slot ${r.slot}: the receiver did not take the name \u201c${r.value}\u201d`
+        : "Not saved" });
       if (needToken) this.token.ask();
-      this.say(text, "error");
+      this.say(r && !needToken ? `${text}. The layout was saved.` : text, "error");
     } finally {
       this.saving = false;
       this.saveBtn.disabled = false;

@@ -3,20 +3,27 @@
 
 export const UNKNOWN = "\u2014"; // em dash
 
-// Every status has text and an icon as well as a colour (colour is never the only cue).
-export const STATUS = {
-  GOOD: { text: "OK", icon: "i-ok" },
-  REPLACE: { text: "REPLACE", icon: "i-warn" },
-  CRITICAL: { text: "CRITICAL", icon: "i-crit" },
-  PREV_GOOD: { text: "TX LOST", icon: "i-lost", note: "last: OK" },
-  PREV_REPLACE: { text: "TX LOST", icon: "i-lost", note: "last: REPLACE" },
-  PREV_CRITICAL: { text: "TX LOST", icon: "i-lost", note: "last: CRITICAL" },
-  TX_OFF: { text: "TX OFF", icon: "i-power" },
-  RX_OFFLINE: { text: "RX OFFLINE", icon: "i-unplug" },
-  AUDIO_PEAK: { text: "PEAK", icon: "i-peak" },
-  UNASSIGNED: { text: "NO CHANNEL", icon: "i-empty" },
-  UNKNOWN: { text: "UNKNOWN", icon: "i-question" },
-};
+// What each status means (severity, the tile's word, the sentence, the icon) comes from
+// the daemon: state.statuses, generated from micboardd/state/status.py. Nothing here
+// keeps a copy; a status the table lacks shows its own name with a question mark.
+
+/** The meaning of a status, refined by how its transmitter went away (tx.off_reason). */
+export function meaningOf(vocab, status, offReason = null) {
+  const refines = vocab?.off_reason_refines ?? [];
+  if (offReason && refines.includes(status)) {
+    const m = vocab?.off_reasons?.[offReason];
+    if (m) return m;
+  }
+  return vocab?.statuses?.[status] ?? { severity: "info", label: String(status ?? "UNKNOWN"),
+    sentence: String(status ?? "unknown"), icon: "i-question", live: true };
+}
+
+/** 0 (ok) .. 3 (critical), from the daemon's order; unknown severities count as info. */
+export function severityRank(vocab, severity) {
+  const order = vocab?.severities ?? ["ok", "info", "warning", "critical"];
+  const i = order.indexOf(severity);
+  return i < 0 ? 1 : i;
+}
 
 const LINK_TEXT = {
   connecting: "connecting to receiver\u2026",
@@ -89,37 +96,58 @@ export function joinLabel(slot) {
   return name;
 }
 
+function bucket(v) {
+  return isNum(v) ? v : null;
+}
+
+/** The line under the name: why the tile looks as it does, with ages. */
+function noteFor(f) {
+  const { ctx, ch, dev, status, reason, notLive } = f;
+  const heard = isNum(dev?.last_seen) ? dev.last_seen : bucket(ch?.updated);
+  const ago = heard === null ? "" : ` ${fmtAgo(ctx.now - heard)}`;
+  if (notLive === "daemon") return `micboardd lost \u00b7 last known${ago}`;
+  if (notLive === "stale") return `no data for ${fmtAge(ctx.now - heard)} \u00b7 last known`;
+  if (status === "RX_OFFLINE") {
+    return heard === null ? (f.hint || "receiver offline") : `last known${ago}`;
+  }
+  if (f.hint) return f.hint;
+  const was = status.startsWith("PREV_")
+    ? ` \u00b7 battery was ${meaningOf(ctx.vocab, status.slice(5)).label}` : "";
+  const seen = isNum(ch?.tx?.last_seen) ? `last seen ${fmtAgo(ctx.now - ch.tx.last_seen)}` : "";
+  if (reason === "rf_muted") return "RF output muted";
+  if (seen || was) return `${seen || "gone"}${was}`;
+  return "";
+}
+
 /**
  * Everything one tile displays, as plain values. `ctx`: {now (daemon epoch seconds),
- * connected (bool), staleAfter (seconds)}.
+ * connected (bool), staleAfter (seconds), vocab (state.statuses)}.
  */
 export function tileView(slot, ch, dev, ctx) {
   const tx = ch?.tx ?? {};
   const rf = ch?.rf ?? {};
   const audio = ch?.audio ?? {};
+  const vocab = ctx.vocab;
   let status;
   if (!slot.channel) status = "UNASSIGNED";
-  else if (ch && typeof ch.status === "string" && ch.status in STATUS) status = ch.status;
-  else if (ch && dev && dev.link !== "online") status = "RX_OFFLINE";
-  else if (!ch && dev && dev.link !== "online") status = "RX_OFFLINE";
+  else if (ch && typeof ch.status === "string") status = ch.status;
+  else if (dev && dev.link !== "online") status = "RX_OFFLINE";
   else status = "UNKNOWN";
-  const st = STATUS[status];
+  const reason = typeof tx.off_reason === "string" ? tx.off_reason : null;
 
   const online = dev?.link === "online";
-  let stale = false;
-  let staleText = "";
-  if (slot.channel) {
-    if (!ctx.connected) {
-      stale = true;
-      staleText = "no connection to micboardd";
-    } else if (online) {
-      const ts = isNum(dev.last_seen) ? dev.last_seen : ch?.updated;
-      if (isNum(ts) && ctx.now - ts > ctx.staleAfter) {
-        stale = true;
-        staleText = `no data for ${fmtAge(ctx.now - ts)}`;
-      }
-    }
+  // not live: the page lost micboardd, or an online receiver's data stopped coming
+  let notLive = null;
+  if (slot.channel && !ctx.connected) notLive = "daemon";
+  else if (slot.channel && online) {
+    const ts = isNum(dev.last_seen) ? dev.last_seen : ch?.updated;
+    if (isNum(ts) && ctx.now - ts > ctx.staleAfter) notLive = "stale";
   }
+  // no colour-coded "OK" while the data is not live: the tile says so instead
+  const m = notLive ? meaningOf(vocab, "NO_DATA") : meaningOf(vocab, status, reason);
+  const live = !notLive && m.live !== false;
+  // a slot not in use needs nobody's attention, unless nothing on it is live
+  const severity = slot.active === false && live ? "info" : m.severity;
 
   let hint = "";
   if (slot.channel && dev && !online) {
@@ -141,12 +169,15 @@ export function tileView(slot, ch, dev, ctx) {
   const audioDb = isNum(audio.dbfs) ? audio.dbfs : audio.peak_dbfs;
   const audioText = isNum(audioDb) ? fmtDb(audioDb, "dBFS")
     : audioPct !== null ? `${Math.round(audioPct)}%` : UNKNOWN;
+  const txOn = tx.present === true || (tx.present == null && bars !== null);
 
-  return {
-    status,
-    statusText: st.text,
-    statusIcon: st.icon,
-    statusNote: st.note ?? "",
+  const view = {
+    status: notLive ? "NO_DATA" : status,
+    severity,
+    live,
+    statusText: m.label,
+    statusIcon: m.icon,
+    sentence: m.sentence,
     slotNo: String(slot.slot),
     labelId: slot.label_id || "",
     name: slot.label_name || ch?.name || UNKNOWN,
@@ -161,14 +192,17 @@ export function tileView(slot, ch, dev, ctx) {
     rfText,
     audioPct,
     audioText,
-    audioPeak: audio.peak === true,
+    // the peak is shown on the audio meter, whatever the status says
+    audioPeak: audio.peak === true || status === "AUDIO_PEAK",
     freq: fmtFrequency(ch?.frequency_khz),
-    muted: tx.muted === true || audio.muted === true,
+    // the transmitter's mute means nothing once it is gone; an IEM's RF mute is the status
+    muted: audio.muted === true || (tx.muted === true && txOn),
     interference: rf.interference === true,
     encryption: rf.encryption_ok === false,
-    stale,
-    staleText,
+    stale: notLive !== null,
     hint,
     inactive: slot.active === false,
   };
+  view.note = noteFor({ ctx, ch, dev, status, reason, notLive, hint });
+  return view;
 }

@@ -191,7 +191,8 @@ function drawChart(box, data, t0, t1) {
 // ------------------------------------------------------------------------- events
 
 const KIND_TEXT = {
-  status: (d) => `Status ${d.from} → ${d.to}`,
+  // in the daemon's one vocabulary (micboardd/state/status.py) when the event carries it
+  status: (d) => (d.label ? `${d.label}: ${d.text ?? ""}` : `Status ${d.from} → ${d.to}`),
   battery: (d) => `Battery ${d.from} → ${d.to} bars${d.minutes != null ? ` (${d.minutes} min)` : ""}`,
   tx_on: (d) => `Transmitter on${d.model ? ` (${d.model})` : ""}`,
   tx_off: () => "Transmitter off",
@@ -247,7 +248,7 @@ class HistoryPanel {
     panel.setAttribute("aria-labelledby", "mbh-title");
     panel.tabIndex = -1;
 
-    const head = el("header", "mbh-head");
+    const head = el("div", "mbh-head"); // not a <header>: no second banner landmark
     const title = el("h2", "mbh-title", label || key);
     title.id = "mbh-title";
     const sub = el("span", "mbh-sub", label ? key : "");

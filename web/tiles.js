@@ -53,13 +53,15 @@ export class Tile {
     this.hold = { pct: null, at: 0 };
     const root = (this.el = el("article", "tile"));
     root.dataset.slot = String(slotNo);
+    root.tabIndex = 0; // focusable: Enter opens the channel's history
+    const inner = el("div", "t-in"); // the tile is the size container; this holds the rows
 
     const head = el("header", "t-head");
     this.idEl = el("span", "t-id");
     const status = el("span", "t-status");
     this.statusIcon = icon("i-question");
     this.statusUse = this.statusIcon.firstChild;
-    this.statusText = el("span", "t-status-text", "UNKNOWN");
+    this.statusText = el("span", "t-status-text", "\u2026");
     status.append(this.statusIcon, this.statusText);
     head.append(this.idEl, status);
     this.editBtn = el("button", "t-edit");
@@ -78,8 +80,8 @@ export class Tile {
     this.alertB.append(icon("i-bell"), this.alertText);
     this.alertB.hidden = true;
     nameRow.append(this.nameEl, this.alertB);
-    // one line, always there (tiles keep their size): "no data for 8 s" when the data
-    // is stale, else the receiver's link hint, else the status note (PREV_*: last reading)
+    // one line, always there (tiles keep their size): why the tile looks as it does
+    // ("last known 2 min ago", "last seen 3 min ago · battery was OK", a link hint)
     this.noteEl = el("div", "t-note");
     this.staleIcon = icon("i-clock");
     this.staleIcon.style.display = "none";
@@ -105,6 +107,7 @@ export class Tile {
     rf.row.insertBefore(this.antA, this.antB);
     this.rf = rf;
     const af = meter("af", "AF");
+    this.afLbl = af.row.firstChild;
     this.holdEl = el("span", "m-hold");
     af.bar.append(this.holdEl);
     this.af = af;
@@ -119,7 +122,8 @@ export class Tile {
     warn.append(this.muteB, this.rfB, this.encB, this.inactB);
     foot.append(this.freqEl, warn, this.editBtn);
 
-    root.append(head, nameRow, this.noteEl, batt, rf.row, af.row, foot);
+    inner.append(head, nameRow, this.noteEl, batt, rf.row, af.row, foot);
+    root.append(inner);
     this.setMeter(rf, null);
     this.setMeter(af, null);
     this.holdEl.hidden = true;
@@ -144,10 +148,10 @@ export class Tile {
       writes++;
       return true;
     };
-    if (changed("status")) {
-      this.el.dataset.status = v.status;
-      this.statusUse.setAttribute("href", `#${v.statusIcon}`);
-    }
+    if (changed("status")) this.el.dataset.status = v.status;
+    if (changed("severity")) this.el.dataset.severity = v.severity;
+    if (changed("live")) this.el.dataset.live = String(v.live);
+    if (changed("statusIcon")) this.statusUse.setAttribute("href", `#${v.statusIcon}`);
     if (changed("statusText")) this.statusText.textContent = v.statusText;
     if (changed("labelId") | changed("slotNo")) {
       this.idEl.textContent = v.labelId || `#${v.slotNo}`;
@@ -158,12 +162,9 @@ export class Tile {
       this.el.classList.toggle("stale", v.stale);
       this.staleIcon.style.display = v.stale ? "" : "none";
     }
-    const note = v.stale ? v.staleText : v.hint || v.statusNote;
-    if (last.note !== note) {
-      last.note = note;
-      writes++;
-      this.noteText.textContent = note;
-      this.noteEl.title = note;
+    if (changed("note")) {
+      this.noteText.textContent = v.note;
+      this.noteEl.title = v.hint && v.hint !== v.note ? `${v.note} (${v.hint})` : v.note;
     }
     if (changed("bars")) {
       const b = v.bars;
@@ -193,7 +194,10 @@ export class Tile {
     if (changed("rfText")) this.rf.val.textContent = v.rfText;
     if (changed("audioPct")) this.setMeter(this.af, v.audioPct);
     if (changed("audioText")) this.af.val.textContent = v.audioText;
-    if (changed("audioPeak")) this.af.row.classList.toggle("peak", v.audioPeak);
+    if (changed("audioPeak")) {
+      this.af.row.classList.toggle("peak", v.audioPeak);
+      this.afLbl.textContent = v.audioPeak ? "PK" : "AF"; // not by colour alone
+    }
     writes += this.updateHold(v.audioPct, nowMs);
     if (changed("freq")) this.freqEl.textContent = v.freq;
     if (changed("muted")) this.muteB.hidden = !v.muted;
@@ -215,11 +219,11 @@ export class Tile {
     }
     const alertAria = v.alert ? (v.alert === "acknowledged" ? ", alert acknowledged"
       : `, ${v.alert} alert`) : "";
-    const aria = `${v.labelId} ${v.name} ${v.statusText}${alertAria}`;
+    const aria = `${v.labelId || `slot ${v.slotNo}`} ${v.name}: ${v.statusText}`
+      + `${v.note ? ` (${v.note})` : ""}${alertAria}`;
     if (writes && last.aria !== aria) {
       last.aria = aria;
-      this.el.setAttribute("aria-label",
-        `${v.labelId || `slot ${v.slotNo}`} ${v.name}: ${v.statusText}${alertAria}`);
+      this.el.setAttribute("aria-label", aria);
     }
     return writes;
   }

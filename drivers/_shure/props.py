@@ -3,7 +3,7 @@ values). Family-specific ones live with their family."""
 
 from __future__ import annotations
 
-from micboardd.drivers._shure.protocol import Values, num, on_off, text
+from micboardd.drivers._shure.values import Values, num, on_off, text
 
 
 def tx_type(args: list[str]) -> Values:

@@ -1,15 +1,57 @@
-"""What every Shure TCP family shares: ``< ... >`` framing, tokens, special values.
+"""What every Shure TCP family shares: the ``< ... >`` driver core.
 
 Family drivers subclass :class:`ShureDriver` and describe their protocol with tables:
 ``CHANNEL_PROPS`` / ``DEVICE_PROPS`` map a wire property to a function that turns its
 arguments into normalized values, and :meth:`ShureDriver._sample` reads a ``SAMPLE``.
+Value helpers live in :mod:`.values`, framing in :mod:`.framing`; both are re-exported
+here for the family modules.
+
+What the core does for every family (shure.md sections 2 and 2b):
+
+- Frames are buffered across reads and may hold braced strings with ``<`` ``>`` in them.
+- ``GET 0 ALL`` may be refused (``REP ERR``) or ignored: either way, with no channel
+  report about one second after asking, every channel is asked ``GET n ALL``.
+- Channels the model or the reports reveal later are metered (and asked, after a
+  fallback) as soon as they are known.
+- A device that does not answer the device-level keepalive within half a second is kept
+  alive with a channel query instead (some firmware answers only channel queries).
+- A malformed frame yields one ``ProtocolError`` and nothing else: no value, no channel
+  learnt, nothing queued, so a link can tell garbage from life.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import ClassVar
 
+from micboardd.drivers._shure.framing import (
+    MAX_FRAME,
+    encode_string,
+    frame,
+    frame_end,
+    split_frame,
+)
+from micboardd.drivers._shure.values import (
+    PropHandler,
+    ProtocolViolation,
+    Values,
+    antenna_status,
+    antennas,
+    audio_pct_from_dbfs,
+    bars,
+    battery_values,
+    clamp_pct,
+    freq_khz,
+    integer,
+    minutes,
+    num,
+    on_off,
+    percent,
+    rf_pct_from_dbm,
+    runtime_values,
+    text,
+    text_arg,
+)
 from micboardd.drivers.base import (
     ChannelUpdate,
     Command,
@@ -20,154 +62,29 @@ from micboardd.drivers.base import (
     Event,
 )
 
-#: A frame longer than this without its closing ``>`` is garbage; the buffer is dropped.
-MAX_FRAME = 2048
+__all__ = [
+    "MAX_FRAME", "PropHandler", "ProtocolViolation", "ShureDriver", "Values",
+    "antenna_status", "antennas", "audio_pct_from_dbfs", "bars", "battery_values",
+    "clamp_pct", "encode_string", "frame", "freq_khz", "frequency_command",
+    "gain_command", "integer", "minutes", "model_channels", "mute_value", "num", "on_off",
+    "percent", "rf_pct_from_dbm", "runtime_values", "split_frame", "text", "text_arg",
+]
 
-Values = dict[str, Any]
-#: args after the property name -> normalized values (empty dict: known, nothing to show)
-PropHandler = Callable[[list[str]], Values]
-
-
-class ProtocolViolation(ValueError):
-    """Raised inside handlers for a value that does not fit; becomes a ProtocolError."""
-
-
-# ------------------------------------------------------------------- value helpers
+#: the most channels any Shure receiver has (frame indexes beyond are malformed)
+MAX_CHANNELS = 8
 
 
-def integer(s: str) -> int:
-    try:
-        return int(s)
-    except ValueError:
-        raise ProtocolViolation(f"expected a number, got {s!r}") from None
-
-
-def num(s: str, *unknown: int) -> int | None:
-    """A zero-padded number, ``None`` when it is one of the ``unknown`` markers."""
-    v = integer(s)
-    return None if v in unknown else v
-
-
-def bars(s: str) -> int | None:
-    """Battery bars 0..5; 255 (transmitter off / unknown) and anything else -> None."""
-    v = integer(s)
-    if v == 255:
+def model_channels(models: Mapping[str, int], model: str | None) -> int | None:
+    """Channel count of a MODEL string: the exact name, else the longest known name it
+    starts with (regional suffixes such as ``AD4Q-A`` may be appended)."""
+    if model is None:
         return None
-    if not 0 <= v <= 5:
-        raise ProtocolViolation(f"battery bars out of range: {v}")
-    return v
-
-
-def minutes(s: str) -> tuple[int | None, str | None]:
-    """Run time in minutes and its state: 65535 unknown, 65534 calculating, 65533 comm
-    warning, 0..65532 valid."""
-    v = integer(s)
-    if v == 65535:
-        return None, None
-    if v == 65534:
-        return None, "calculating"
-    if v == 65533:
-        return None, "comm_warning"
-    return v, None
-
-
-def percent(s: str) -> int | None:
-    v = integer(s)
-    if v == 255:
-        return None
-    if not 0 <= v <= 100:
-        raise ProtocolViolation(f"percent out of range: {v}")
-    return v
-
-
-def text(s: str) -> str | None:
-    """A padded string; ``UNKN``/``UNKNOWN``/empty -> None."""
-    s = s.strip()
-    return None if s in ("", "UNKN", "UNKNOWN") else s
-
-
-def freq_khz(s: str) -> int | None:
-    """6 or 7 digit kHz; all zeros means unknown."""
-    v = integer(s)
-    return None if v == 0 else v
-
-
-def on_off(s: str) -> bool | None:
-    if s in ("ON", "1", "YES", "TRUE"):
-        return True
-    if s in ("OFF", "0", "NO", "FALSE"):
-        return False
-    if s in ("UNKN", "UNKNOWN"):
-        return None
-    raise ProtocolViolation(f"expected ON/OFF, got {s!r}")
-
-
-_ANTENNAS = {"AB": "AB", "AX": "A", "XB": "B", "XX": ""}
-
-
-def antennas(s: str) -> str:
-    """Antenna status chars (A B C D active; X inactive; R reserved) -> active letters."""
-    known = _ANTENNAS.get(s)
-    return known if known is not None else "".join(c for c in s if c in "ABCD")
-
-
-def clamp_pct(v: float) -> int:
-    return 0 if v < 0 else 100 if v > 100 else round(v)
-
-
-def audio_pct_from_dbfs(dbfs: float) -> int:
-    """Display bar for audio: -50 dBFS -> 0 %, 0 dBFS -> 100 % (every family alike)."""
-    return clamp_pct((dbfs + 50.0) * 2.0)
-
-
-def rf_pct_from_dbm(dbm: float) -> int:
-    """Display bar for RF: -100 dBm -> 0 %, -40 dBm or stronger -> 100 %."""
-    return clamp_pct((dbm + 100.0) * (100.0 / 60.0))
-
-
-def battery_values(bars_s: str) -> Values:
-    b = bars(bars_s)
-    return {"tx.battery_bars": b}
-
-
-def runtime_values(s: str) -> Values:
-    m, state = minutes(s)
-    return {"tx.battery_minutes": m, "tx.battery_minutes_state": state}
-
-
-# ------------------------------------------------------------------------- framing
-
-
-def split_frame(body: bytes) -> list[str]:
-    """Tokens of one frame body (without ``<`` ``>``); a ``{...}`` string is one token,
-    braces removed and padding stripped."""
-    brace = body.find(b"{")
-    if brace < 0:
-        return body.decode("ascii", "replace").split()
-    end = body.rfind(b"}")
-    if end < brace:
-        raise ProtocolViolation("unterminated {string}")
-    head = body[:brace].decode("ascii", "replace").split()
-    head.append(body[brace + 1 : end].decode("utf-8", "replace").rstrip())
-    return head
-
-
-def encode_string(value: str, width: int) -> str:
-    """Validate a name for SET: printable ASCII, no braces or angle brackets, ``width``
-    characters at most."""
-    if not isinstance(value, str):
-        raise CommandInvalid("name must be a string")
-    if not value.strip():
-        raise CommandInvalid("name must not be empty")
-    if len(value) > width:
-        raise CommandInvalid(f"name is {len(value)} characters; this family takes {width}")
-    if any(not (32 <= ord(c) < 127) or c in "{}<>" for c in value):
-        raise CommandInvalid("name may contain printable ASCII only, without {} or <>")
-    return "{" + value + "}"
-
-
-def frame(*parts: object) -> bytes:
-    return ("< " + " ".join(str(p) for p in parts) + " >").encode("ascii")
+    if model in models:
+        return models[model]
+    for name in sorted(models, key=len, reverse=True):
+        if model.startswith(name):
+            return models[name]
+    return None
 
 
 class ShureDriver(Driver):
@@ -181,8 +98,15 @@ class ShureDriver(Driver):
     METER_PROPS: ClassVar[frozenset[str]] = frozenset()
     #: device properties asked for one by one in the handshake
     HANDSHAKE_GETS: ClassVar[tuple[str, ...]] = ("FW_VER", "DEVICE_ID")
-    #: device property polled as keepalive (must be answered)
+    #: device property polled as keepalive (a live device answers it)...
     KEEPALIVE_GET: ClassVar[str] = "DEVICE_ID"
+    #: ...or, for firmware that ignores device-level queries, this one of channel 1
+    #: (it must produce a value event: the link counts events as life)
+    KEEPALIVE_CHANNEL_GET: ClassVar[str] = "CHAN_NAME"
+    #: seconds a device-level keepalive may go unanswered before the channel one is used
+    KEEPALIVE_REPLY_S: ClassVar[float] = 0.5
+    #: seconds to wait for the first channel report of GET 0 ALL (shure.md 2b: "about 1 s")
+    ALL_TIMEOUT_S: ClassVar[float] = 1.0
     #: model name -> channel count
     MODELS: ClassVar[Mapping[str, int]] = {}
     #: width of CHAN_NAME accepted by SET
@@ -193,16 +117,52 @@ class ShureDriver(Driver):
     def __init__(self, *, meter_rate_ms: int = 100, channels: int | None = None) -> None:
         super().__init__(meter_rate_ms=meter_rate_ms, channels=channels)
         self._buf = bytearray()
-        self._all_pending = False  # GET 0 ALL sent, not answered yet
-        self._fallback_used = False
+        self._all_pending = False  # GET 0 ALL sent, no channel report yet
+        self._all_sent_at: float | None = None  # when (None: at the next tick)
+        self._fallback_used = False  # channels are asked one by one on this connection
         self._metered: set[int] = set()  # channels we asked to meter on this connection
+        self._ka_sent_at: float | None = None  # device-level keepalive awaiting its reply
+        self._ka_by_channel = False  # the device ignores device-level keepalives
+
+    def model_channels(self, model: str | None) -> int | None:
+        """Channel count of a reported MODEL (None: unknown model)."""
+        return model_channels(self.MODELS, model)
+
+    # -- I/O surface ---------------------------------------------------------------------
+
+    def connection_made(self, now: float) -> None:
+        super().connection_made(now)
+        self._all_sent_at = now
+
+    def tick(self, now: float) -> None:
+        if self._all_pending:
+            if self._all_sent_at is None:  # a resent handshake: its clock starts now
+                self._all_sent_at = now
+            elif now - self._all_sent_at >= self.ALL_TIMEOUT_S:
+                # GET 0 ALL went unanswered (shure.md 2b): ask channel by channel
+                self._fall_back()
+        if self._ka_sent_at is not None and now - self._ka_sent_at >= self.KEEPALIVE_REPLY_S:
+            # no answer to the device-level keepalive (shure.md 2b: some firmware only
+            # answers channel queries): keep the link alive with channel queries instead
+            self._ka_sent_at = None
+            self._ka_by_channel = True
+            self._out.append(frame("GET", 1, self.KEEPALIVE_CHANNEL_GET))
+        if now - self._last_keepalive >= self.keepalive_interval:
+            self._last_keepalive = now
+            self._out.extend(self._keepalive())
+            if not self._ka_by_channel:
+                self._ka_sent_at = now
 
     # -- framing ---------------------------------------------------------------------
 
     def _reset_buffer(self) -> None:
         self._buf.clear()
         self._all_pending = False
+        self._all_sent_at = None
+        self._fallback_used = False
         self._metered.clear()
+        self._ka_sent_at = None
+        self._ka_by_channel = False
 
     def _parse(self, data: bytes) -> list[Event]:
         events: list[Event] = []
@@ -218,22 +178,21 @@ class ShureDriver(Driver):
                 break
             if start > pos:
                 self._garbage(buf[pos:start], events)
-            end = buf.find(b">", start + 1)
-            if end < 0:
+            end, cut = frame_end(buf, start)
+            if end >= 0:
+                self._frame(bytes(buf[start + 1 : end]), events)
+                pos = end + 1
+            elif cut >= 0:
+                # a new frame began before this one ended: the first was cut off
+                self._malformed("truncated frame", buf[start:cut], events)
+                pos = cut
+            else:
                 if n - start > MAX_FRAME:
                     self._malformed("frame too long without '>'", buf[start:], events)
                     pos = n
                 else:
                     pos = start
                 break
-            nxt = buf.find(b"<", start + 1, end)
-            if nxt >= 0:
-                # a new frame began before this one ended: the first was cut off
-                self._malformed("truncated frame", buf[start:nxt], events)
-                pos = nxt
-                continue
-            self._frame(bytes(buf[start + 1 : end]), events)
-            pos = end + 1
         del buf[:pos]
         return events
 
@@ -244,6 +203,7 @@ class ShureDriver(Driver):
     # -- frames ------------------------------------------------------------------------
 
     def _frame(self, body: bytes, events: list[Event]) -> None:
+        mark = len(events)
         try:
             tokens = split_frame(body)
             if not tokens:
@@ -256,31 +216,52 @@ class ShureDriver(Driver):
             elif verb in ("GET", "SET"):
                 raise ProtocolViolation(f"device sent a {verb}")
             else:
-                raise ProtocolViolation(f"unknown verb {verb!r}")
+                raise ProtocolViolation(f"unknown verb {verb[:20]!r}")
         except (ValueError, IndexError) as exc:  # ProtocolViolation is a ValueError
+            del events[mark:]  # a malformed frame yields its ProtocolError and nothing else
             self._malformed(str(exc) or "missing field", b"<" + body + b">", events)
             return
         self.stats.frames += 1
 
-    def _channel_index(self, s: str) -> int:
+    @staticmethod
+    def _check_channel(s: str) -> int:
+        """A channel index 1..8 (no side effects: the frame may still turn out bad)."""
         ch = integer(s)
-        if not 1 <= ch <= 8:
+        if not 1 <= ch <= MAX_CHANNELS:
             raise ProtocolViolation(f"channel index out of range: {ch}")
+        return ch
+
+    def _channel_seen(self, ch: int) -> None:
+        """A well-formed report or sample of channel ``ch`` arrived: a channel first seen
+        here (a ULXD4Q reports 4 in its GET ALL answer) is metered too."""
         if ch > self.channels:
             self.channels = ch
         if ch not in self._metered and self.HAS_METER_RATE and self.meter_rate_ms:
-            # a channel first seen in the GET ALL answer (ULXD4Q reports 4): meter it too
             self._metered.add(ch)
             self._out.append(frame("SET", ch, "METER_RATE", f"{self.meter_rate_ms:05d}"))
-        return ch
+
+    def _set_channels(self, count: int) -> None:
+        """The device has ``count`` channels: meter the new ones (shure.md 2b: METER_RATE
+        may have gone out before the MODEL reply) and, once channels are asked one by
+        one, ask the new ones too."""
+        new = range(self.channels + 1, count + 1)
+        self.channels = count
+        if self.HAS_METER_RATE and self.meter_rate_ms:
+            for n in new:
+                if n not in self._metered:
+                    self._metered.add(n)
+                    self._out.append(frame("SET", n, "METER_RATE", f"{self.meter_rate_ms:05d}"))
+        if self._fallback_used:
+            self._out.extend(frame("GET", n, "ALL") for n in new)
 
     def _on_sample(self, tokens: list[str], events: list[Event]) -> None:
-        ch = int(tokens[1])
-        if not 1 <= ch <= self.channels or ch not in self._metered:
-            ch = self._channel_index(tokens[1])
+        ch = self._check_channel(tokens[1])
         if tokens[2] != "ALL":
             raise ProtocolViolation("SAMPLE without ALL")
-        events.append(ChannelUpdate(ch, self._sample(tokens[3:]), meter=True))
+        values = self._sample(tokens[3:])
+        if ch > self.channels or ch not in self._metered:
+            self._channel_seen(ch)
+        events.append(ChannelUpdate(ch, values, meter=True))
 
     def _sample(self, fields: list[str]) -> Values:
         raise ProtocolViolation("this family does not send SAMPLE")
@@ -290,49 +271,65 @@ class ShureDriver(Driver):
         if second == "ERR":
             self._on_error(events)
             return
-        if second.isdigit():
-            ch = integer(second)
-            prop = tokens[2]
-            if ch == 0:
-                # some firmware echoes device properties with index 0
-                self._device_prop(prop, tokens[3:], events)
-                return
-            ch = self._channel_index(second)
-            handler = self.CHANNEL_PROPS.get(prop)
-            if handler is None:
-                if prop in self.DEVICE_PROPS:
-                    self._device_prop(prop, tokens[3:], events)
-                # unknown properties are normal (newer firmware): ignore, not malformed
-                self._confirm(ch, prop, events)
-                return
-            self._all_pending = False
-            values = handler(tokens[3:])
-            if values:
-                events.append(ChannelUpdate(ch, values, meter=prop in self.METER_PROPS))
-            self._confirm(ch, prop, events)
-        else:
+        if not second.isdigit():
             self._device_prop(second, tokens[2:], events)
+            return
+        prop = tokens[2]
+        if second.strip("0") == "":
+            # some firmware echoes device properties with index 0
+            self._device_prop(prop, tokens[3:], events)
+            return
+        ch = self._check_channel(second)
+        values = self._channel_values(ch, prop, tokens[3:], events)
+        if prop != "METER_RATE":  # (the echo of our own SET does not answer GET 0 ALL)
+            self._all_pending = False
+        self._channel_seen(ch)
+        if values:
+            events.append(ChannelUpdate(ch, values, meter=prop in self.METER_PROPS))
+        self._confirm(ch, prop, events)
+
+    def _channel_values(self, ch: int, prop: str, args: list[str],
+                        events: list[Event]) -> Values:
+        """Normalized values of one channel report (families with per-channel state,
+        such as per-antenna RSSI, override this for those properties)."""
+        handler = self.CHANNEL_PROPS.get(prop)
+        if handler is not None:
+            return handler(args)
+        if prop in self.DEVICE_PROPS:
+            # a device property reported with a channel index (a third-party simulator
+            # does this): still the device's
+            self._device_prop(prop, args, events)
+        # unknown properties are normal (newer firmware): ignored, not malformed
+        return {}
 
     def _device_prop(self, prop: str, args: list[str], events: list[Event]) -> None:
         handler = self.DEVICE_PROPS.get(prop)
         if handler is not None:
             values = handler(args)
+            if "model" in values:
+                count = self.model_channels(values["model"])
+                if count is not None:
+                    values = {**values, "channel_count": count}
+                    self._set_channels(count)
             if values:
-                if "model" in values and values["model"] in self.MODELS:
-                    values = {**values, "channel_count": self.MODELS[values["model"]]}
-                    self.channels = self.MODELS[values["model"]]
                 events.append(DeviceUpdate(values))
+        if prop == self.KEEPALIVE_GET:
+            self._ka_sent_at = None
         self._confirm(None, prop, events)
 
     def _on_error(self, events: list[Event]) -> None:
         # Replies come in order. An ERR while GET 0 ALL is unanswered is its answer
         # (SLX-D+ 2.0.38.9 refuses index 0): ask channel by channel instead.
         if self._all_pending:
-            self._all_pending = False
-            self._fallback_used = True
-            self._out.extend(frame("GET", n, "ALL") for n in range(1, self.channels + 1))
+            self._fall_back()
             return
         self._reject_oldest("device answered REP ERR", events)
+
+    def _fall_back(self) -> None:
+        """GET 0 ALL was refused or ignored: ask every channel the model has."""
+        self._all_pending = False
+        self._fallback_used = True
+        self._out.extend(frame("GET", n, "ALL") for n in range(1, self.channels + 1))
 
     # -- outgoing ----------------------------------------------------------------------
 
@@ -340,6 +337,7 @@ class ShureDriver(Driver):
         out = [frame("GET", p) for p in self.HANDSHAKE_GETS]
         out.append(frame("GET", 0, "ALL"))
         self._all_pending = True
+        self._all_sent_at = None  # connection_made sets it; a resend starts at next tick
         if self.HAS_METER_RATE and self.meter_rate_ms:
             out.extend(self._meter_frames(self.meter_rate_ms))
         return out
@@ -350,6 +348,8 @@ class ShureDriver(Driver):
         return [frame("SET", n, "METER_RATE", f"{rate_ms:05d}") for n in sorted(self._metered)]
 
     def _keepalive(self) -> list[bytes]:
+        if self._ka_by_channel:
+            return [frame("GET", 1, self.KEEPALIVE_CHANNEL_GET)]
         return [frame("GET", self.KEEPALIVE_GET)]
 
     def _meter_stop(self) -> list[bytes]:

@@ -3,8 +3,9 @@
 A simulator is a real server on a real socket that speaks a family's protocol: it
 answers GET/SET and ``ALL``, sends an unsolicited ``REP`` whenever a value changes,
 ``SAMPLE`` frames at each connection's meter rate, and ``REP ERR`` for bad commands.
-A channel lives a believable life (battery drains, runtime counts down, the transmitter
-goes off and on, RF fades, audio moves) unless frozen for a deterministic test.
+A channel lives a believable life (:mod:`.life`: calm with a script of a few problems, or
+chaos) unless frozen for a deterministic test, and the simulator can be given the habits
+real receivers have (:mod:`.habits`: no answer to ``GET 0 ALL``, bare names, garbage...).
 
 Tests steer a simulator either in-process through its methods or from any process with a
 simulator-only verb on a second connection to the same port::
@@ -25,37 +26,20 @@ import contextlib
 import math
 import random
 import socket
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import ClassVar
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
 
-from micboardd.drivers._shure.protocol import split_frame
+from micboardd.drivers._shure import habits as _habits
+from micboardd.drivers._shure.framing import split_frame
+from micboardd.drivers._shure.life import ChannelLife, Life, initial_minutes
+from micboardd.drivers._shure.sim_commands import Commands, Conn
+
+__all__ = ["FAULTS", "ChannelLife", "Conn", "ShureSimulator"]
 
 FAULTS = ("none", "close", "silent", "garbage", "split", "reboot")
 
 
-@dataclass(slots=True)
-class ChannelLife:
-    """The physical truth behind one channel, from which wire values are derived."""
-
-    tx_on: bool = True
-    minutes: float = 420.0  # battery runtime left
-    rf: float = 0.85  # 0..1 signal strength
-    rf_target: float = 0.85
-    audio_dbfs: float = -30.0
-    antennas: str = "AB"  # active antennas
-    peak: bool = False
-    quality: int = 5
-
-
-@dataclass(slots=True, eq=False)
-class Conn:
-    writer: asyncio.StreamWriter
-    meter: dict[int, int] = field(default_factory=dict)  # channel -> rate ms
-    task: asyncio.Task[None] | None = None
-
-
-class ShureSimulator:
+class ShureSimulator(Commands):
     """Base for ``< ... >`` TCP simulators. Subclasses define the property tables."""
 
     family: ClassVar[str]
@@ -74,6 +58,8 @@ class ShureSimulator:
     #: whether the device accepts GET 0 ALL (SLX-D+ answers REP ERR)
     ACCEPTS_ALL_ZERO: ClassVar[bool] = True
     BATTERY_FULL_MIN: ClassVar[float] = 480.0
+    #: habits this family can be given (see :mod:`.habits`)
+    HABITS: ClassVar[frozenset[str]] = _habits.COMMON
 
     def __init__(
         self,
@@ -85,6 +71,9 @@ class ShureSimulator:
         seed: int | None = None,
         speed: float = 1.0,
         frozen: bool = False,
+        habits: Iterable[str] = (),
+        script: Iterable[Mapping[str, Any]] = (),
+        chaos: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -92,6 +81,7 @@ class ShureSimulator:
         if self.model not in self.models:
             raise ValueError(f"{self.family} simulator has no model {self.model!r}")
         self.n_channels = self.models[self.model]
+        self.habits = _habits.check(habits, self.HABITS, self.family)
         self.rng = random.Random(seed)
         self.speed = speed
         self.frozen = frozen
@@ -100,12 +90,16 @@ class ShureSimulator:
         self.channels: dict[int, dict[str, str]] = {}
         self.life: dict[int, ChannelLife] = {}
         names = list(names)
+        calm = not chaos and not frozen
         for n in range(1, self.n_channels + 1):
-            life = ChannelLife(minutes=self.rng.uniform(200, self.BATTERY_FULL_MIN))
+            life = ChannelLife(minutes=initial_minutes(self.rng, self.BATTERY_FULL_MIN, calm))
             self.life[n] = life
             name = names[n - 1] if n - 1 < len(names) else f"CH {n}"
             self.channels[n] = self.channel_defaults(n, name)
             self._apply_life(n, announce=False)
+        self.mood = Life(self, self.rng, chaos=chaos, script=script)
+        self._next_garbage = (_habits.FIRST_GARBAGE_S + self.rng.uniform(*_habits.GARBAGE_EVERY_S)
+                              if "garbage_bursts" in self.habits else 0.0)
         self.conns: set[Conn] = set()
         self.commands_seen: list[str] = []  # every frame a client sent, for tests
         self._server: asyncio.Server | None = None
@@ -148,8 +142,13 @@ class ShureSimulator:
     # -- formatting -------------------------------------------------------------------
 
     def fmt(self, prop: str, raw: str) -> str:
-        width = self.STRINGS.get(prop)
-        return "{" + raw.ljust(width) + "}" if width is not None else raw
+        # indexed keys ("SLOT_TX_MODEL 2") take the width of their property
+        width = self.STRINGS.get(prop.split(" ", 1)[0])
+        if width is None:
+            return raw
+        if prop == "CHAN_NAME" and "unbraced_names" in self.habits:
+            return raw.strip()  # < REP 1 CHAN_NAME Choir L >
+        return "{" + raw.ljust(width) + "}"
 
     def rep(self, n: int | None, prop: str) -> bytes:
         if n is None:
@@ -157,12 +156,12 @@ class ShureSimulator:
         return f"< REP {n} {prop} {self.fmt(prop, self.channels[n][prop])} >".encode()
 
     def all_reps(self, n: int) -> list[bytes]:
-        if n == 0:
-            out = [self.rep(None, p) for p in self.device]
-            for ch in self.channels:
-                out.extend(self.rep(ch, p) for p in self.channels[ch])
-            return out
-        return [self.rep(n, p) for p in self.channels[n]]
+        """The answer to ``GET n ALL``: Shure's pages say the device properties and those
+        of channel n (of every channel for 0)."""
+        out = [self.rep(None, p) for p in self.device]
+        for ch in self.channels if n == 0 else (n,):
+            out.extend(self.rep(ch, p) for p in self.channels[ch])
+        return out
 
     # -- state changes ----------------------------------------------------------------
 
@@ -187,6 +186,10 @@ class ShureSimulator:
         self.life[n].minutes = minutes
         self._apply_life(n)
 
+    def apply_life(self, n: int) -> None:
+        """Report the wire values that follow from channel n's life."""
+        self._apply_life(n)
+
     def _apply_life(self, n: int, announce: bool = True) -> None:
         for prop, raw in self.life_props(n, self.life[n]).items():
             if announce:
@@ -195,32 +198,20 @@ class ShureSimulator:
                 self.channels[n][prop] = raw
 
     def evolve(self, dt: float) -> None:
-        """Advance every channel's life by ``dt`` seconds of simulated time."""
-        rng = self.rng
-        for n, life in self.life.items():
-            if rng.random() < dt / 1800:  # about once every half hour per channel
-                self.set_tx(n, not life.tx_on)
-                continue
-            if not life.tx_on:
-                continue
-            before = (self.bars(life.minutes), int(life.minutes))
-            life.minutes = max(0.0, life.minutes - dt * self.speed / 60.0)
-            if life.minutes <= 0:
-                life.minutes = self.BATTERY_FULL_MIN  # fresh batteries went in
-            if (self.bars(life.minutes), int(life.minutes)) != before:
-                self._apply_life(n)
-            if rng.random() < dt / 20:
-                life.rf_target = rng.choice((0.9, 0.8, 0.7, 0.35, 0.15))
-            life.rf += (life.rf_target - life.rf) * min(1.0, dt * 2)
-            life.rf = min(1.0, max(0.0, life.rf + rng.uniform(-0.03, 0.03)))
-            life.antennas = rng.choice(("AB", "AB", "AB", "A", "B")) if life.rf < 0.5 else "AB"
-            life.quality = max(0, min(5, round(life.rf * 6)))
-            # speech and music around -22 dBFS, pulled back towards it, the odd peak
-            drift = (-22.0 - life.audio_dbfs) * min(1.0, dt * 1.5)
-            life.audio_dbfs = max(-60.0, min(-4.0, life.audio_dbfs + drift + rng.uniform(-7, 7)))
-            if rng.random() < dt / 90:
-                life.audio_dbfs = -1.0
-            life.peak = life.audio_dbfs > -3
+        """Advance every channel's life by ``dt`` seconds (calm or chaos, see .life)."""
+        self.mood.step(dt)
+        if "garbage_bursts" in self.habits:
+            self._next_garbage -= dt
+            if self._next_garbage <= 0:
+                self._next_garbage = self.rng.uniform(*_habits.GARBAGE_EVERY_S)
+                self.garbage_burst()
+
+    def garbage_burst(self) -> None:
+        """Send every client a burst of random bytes (the ``garbage_bursts`` habit)."""
+        junk = _habits.garbage(self.rng)
+        for c in list(self.conns):
+            if self.fault != "silent" and not c.writer.is_closing():
+                c.writer.write(junk)
 
     # -- server -----------------------------------------------------------------------
 
@@ -282,7 +273,7 @@ class ShureSimulator:
             return
         if self.fault == "garbage":
             c.writer.write(b"\x00\xffGARBAGE<<" + bytes(self.rng.randrange(256) for _ in range(8)))
-        c.writer.write(data)
+        c.writer.write(data + b"\r\n" if "crlf" in self.habits else data)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sock = writer.get_extra_info("socket")
@@ -360,90 +351,6 @@ class ShureSimulator:
             for frame_bytes in out:
                 self._write(conn, frame_bytes)
 
-    def handle(self, conn: Conn, verb: str, args: list[str]) -> list[bytes] | None:
-        """Answer a GET or SET; None means REP ERR. Reports of SET go to every client
-        (through set_channel), so the return value is what this client alone gets."""
-        if verb == "GET" and args:
-            if args[0].isdigit():
-                n = int(args[0])
-                if len(args) < 2:
-                    return None
-                if args[1] == "ALL":
-                    if n == 0 and not self.ACCEPTS_ALL_ZERO:
-                        return None
-                    if n != 0 and n not in self.channels:
-                        return None
-                    return self.all_reps(n)
-                if n in self.channels and args[1] in self.channels[n]:
-                    return [self.rep(n, args[1])]
-                return None
-            if args[0] in self.device:
-                return [self.rep(None, args[0])]
-            return None
-        if verb == "SET" and len(args) >= 2:
-            if args[0].isdigit():
-                n = int(args[0])
-                if n not in self.channels or len(args) < 3:
-                    return None
-                prop, value = args[1], args[2]
-                if prop == "METER_RATE":
-                    if not value.isdigit() or len(value) != 5:
-                        return None
-                    rate = int(value)
-                    if rate and rate < 100:
-                        return None
-                    if rate:
-                        conn.meter[n] = rate
-                    else:
-                        conn.meter.pop(n, None)
-                    self.channels[n]["METER_RATE"] = value
-                    return [self.rep(n, "METER_RATE")]
-                if prop not in self.SETTABLE:
-                    return None
-                raw = self.validate(n, prop, value)
-                if raw is None:
-                    return None
-                if self.channels[n].get(prop) == raw:
-                    return [self.rep(n, prop)]  # unchanged: still answer this client
-                self.set_channel(n, prop, raw)
-                return []
-            prop, value = args[0], args[1]
-            if prop not in self.SETTABLE:
-                return None
-            raw = self.validate(None, prop, value)
-            if raw is None:
-                return None
-            if prop == "FLASH":
-                self.device["FLASH"] = raw
-                self.broadcast(self.rep(None, "FLASH"))
-                return []
-            self.set_device(prop, raw)
-            return []
-        return None
-
-    def _simctl(self, args: list[str]) -> bool:
-        try:
-            if args[0] == "FREEZE":
-                self.frozen = True
-            elif args[0] == "THAW":
-                self.frozen = False
-            elif args[0] == "FAULT":
-                self.set_fault(args[1], float(args[2]) if len(args) > 2 else 5.0)
-            elif args[0] == "TX":
-                self.set_tx(int(args[1]), args[2] == "ON")
-            elif args[0] == "MINUTES":
-                self.set_battery_minutes(int(args[1]), float(args[2]))
-            elif args[0].isdigit():
-                n = int(args[0])
-                if n not in self.channels:
-                    return False
-                self.set_channel(n, args[1], args[2] if len(args) > 2 else "")
-            else:
-                self.set_device(args[0], args[1] if len(args) > 1 else "")
-        except (IndexError, ValueError, KeyError):
-            return False
-        return True
-
     # -- faults -----------------------------------------------------------------------
 
     def set_fault(self, mode: str, seconds: float = 5.0) -> None:
@@ -472,12 +379,3 @@ class ShureSimulator:
         await asyncio.sleep(seconds)
         await self._listen()
 
-
-def meter_fields_ulx(life: ChannelLife) -> str:
-    """ULX-D / QLX-D SAMPLE fields: ``ant rf audio``."""
-    if not life.tx_on:
-        return "XX 000 000"
-    ant = ("A" if "A" in life.antennas else "X") + ("B" if "B" in life.antennas else "X")
-    rf = round(life.rf * 115)
-    audio = round(max(0.0, life.audio_dbfs + 50))
-    return f"{ant} {rf:03d} {audio:03d}"

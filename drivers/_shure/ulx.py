@@ -34,7 +34,7 @@ from micboardd.drivers._shure.protocol import (
     on_off,
     percent,
     runtime_values,
-    text,
+    text_arg,
 )
 from micboardd.drivers.base import Command
 
@@ -46,17 +46,26 @@ def rf_values(rf: int) -> Values:
     return {"rf.level_pct": min(100, round(rf * 100 / 115)), "rf.rssi_dbm": rf - 128}
 
 
+#: AUDIO (000..050, dBFS = a - 50) at or above this lights the peak indicator.
+#: The family sends no overload flag. Shure's Micboard (py/mic.py, PEAK_LEVEL 80 on its
+#: doubled scale) calls 40, i.e. -10 dBFS, a peak (shure.md 2b), and so do we: techs
+#: moving from Micboard see AUDIO_PEAK at the level they know, and a meter pinned at
+#: 0 dBFS (our earlier rule) means the clipping has already happened.
+PEAK_AUDIO = 40
+
+
 def audio_values(a: int) -> Values:
-    # AUDIO is 000..050, dBFS = a - 50. The family has no separate peak: a meter
-    # pinned at full scale is shown as the peak indicator.
     a = min(a, 50)
-    return {"audio.level_pct": a * 2, "audio.dbfs": a - 50, "audio.peak": a >= 50}
+    return {"audio.level_pct": a * 2, "audio.dbfs": a - 50, "audio.peak": a >= PEAK_AUDIO}
 
 
 CHANNEL_PROPS: dict[str, PropHandler] = {
-    "CHAN_NAME": lambda a: {"name": text(a[0]) if a else None},
+    # names may come unbraced with spaces (shure.md 2b): every token is the value
+    "CHAN_NAME": lambda a: {"name": text_arg(a)},
     "FREQUENCY": lambda a: {"frequency_khz": freq_khz(a[0])},
     "GROUP_CHAN": group_chan,
+    # the Axient / SLX-D spelling: accepted too, should a firmware use it
+    "GROUP_CHANNEL": group_chan,
     "AUDIO_GAIN": lambda a: {"audio.gain_db": integer(a[0]) - 18},
     "AUDIO_MUTE": lambda a: {"audio.muted": on_off(a[0])},
     "ENCRYPTION_WARNING": enc_warning,
@@ -85,9 +94,9 @@ CHANNEL_PROPS: dict[str, PropHandler] = {
 }
 
 DEVICE_PROPS: dict[str, PropHandler] = {
-    "FW_VER": lambda a: {"firmware": text(a[0]) if a else None},
-    "DEVICE_ID": lambda a: {"device_name": text(a[0]) if a else None},
-    "MODEL": lambda a: {"model": text(a[0]) if a else None},
+    "FW_VER": lambda a: {"firmware": text_arg(a)},
+    "DEVICE_ID": lambda a: {"device_name": text_arg(a)},
+    "MODEL": lambda a: {"model": text_arg(a)},
     "ENCRYPTION": lambda a: {},
     "AUDIO_SUMMING_MODE": lambda a: {},
     "FREQUENCY_DIVERSITY_MODE": lambda a: {},
@@ -104,6 +113,7 @@ class UlxDriver(ShureDriver):
     DEVICE_PROPS = DEVICE_PROPS
     METER_PROPS = frozenset({"RX_RF_LVL", "AUDIO_LVL", "RF_ANTENNA"})
     NAME_WIDTH = 8
+    NAME_MAX = 8  # ULX-D / QLX-D CHAN_NAME: 8 characters
     HAS_MUTE: ClassVar[bool] = True
 
     def _sample(self, fields: list[str]) -> Values:
@@ -118,7 +128,7 @@ class UlxDriver(ShureDriver):
             "rf.rssi_dbm": rf - 128,
             "audio.level_pct": a * 2,
             "audio.dbfs": a - 50,
-            "audio.peak": a >= 50,
+            "audio.peak": a >= PEAK_AUDIO,
         }
 
     def _encode_command(self, cmd: Command) -> tuple[tuple[int | None, str] | None, list[bytes]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from micboardd.drivers._shure.sim import ShureSimulator, meter_fields_ulx
+from micboardd.drivers._shure.sim import ChannelLife, ShureSimulator
 
 
 class UlxSimulator(ShureSimulator):
@@ -65,3 +65,13 @@ class UlxSimulator(ShureSimulator):
         if prop == "FLASH":
             return value if value in ("ON", "OFF") else None
         return None
+
+
+def meter_fields_ulx(life: ChannelLife) -> str:
+    """ULX-D / QLX-D SAMPLE fields: ``ant rf audio``."""
+    if not life.tx_on:
+        return "XX 000 000"
+    ant = ("A" if "A" in life.antennas else "X") + ("B" if "B" in life.antennas else "X")
+    rf = round(life.rf * 115)
+    audio = round(max(0.0, life.audio_dbfs + 50))
+    return f"{ant} {rf:03d} {audio:03d}"

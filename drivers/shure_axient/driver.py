@@ -8,7 +8,11 @@ Differences from ULX-D that matter here:
   eight ShowLink transmitter slots per channel (``SLOT_BATT_BARS s vvv`` ...). The base
   passes the arguments after the property name, so ``args[0]`` is that index.
 - ``SAMPLE n ALL`` carries quality, an audio LED bitmap, peak, RMS, the antenna status and
-  one ``led rssi`` pair per antenna: two pairs, or four in quadversity mode.
+  one ``led rssi`` pair per antenna: two pairs, four in quadversity mode, and a second
+  such group in frequency diversity combined mode (:mod:`.sample`).
+- Antenna status is one LED colour per antenna (``BX`` = only A active, ``R`` red =
+  active but flagged, shown as ``rf.antenna_warning``), in SAMPLE and in
+  ``REP n ANTENNA_STATUS``; ``RSSI a vvv`` per antenna counts only for active antennas.
 - Transmitter mute is ``TX_MUTE_MODE_STATUS`` where ``ON`` means **un**muted.
 """
 
@@ -22,7 +26,7 @@ from micboardd.drivers._shure.protocol import (
     ProtocolViolation,
     ShureDriver,
     Values,
-    antennas,
+    antenna_status,
     audio_pct_from_dbfs,
     battery_values,
     encode_string,
@@ -38,49 +42,25 @@ from micboardd.drivers._shure.protocol import (
     rf_pct_from_dbm,
     runtime_values,
     text,
+    text_arg,
 )
-from micboardd.drivers.base import ChannelUpdate, Command, DeviceUpdate, Event
+from micboardd.drivers._shure.protocol import (
+    model_channels as _model_channels,
+)
+from micboardd.drivers.base import Command, Event
+from micboardd.drivers.shure_axient.sample import level_db, quality, sample_values
 
 MODELS: dict[str, int] = {"AD4D": 2, "AD4Q": 4}
 
-#: antenna letter -> index of its ``led rssi`` pair in SAMPLE (and the RSSI REP index - 1)
-_ANT_INDEX = {"A": 0, "B": 1, "C": 2, "D": 3}
-_ANT_CHARS = "ABCDXR"
-#: SAMPLE fields: quality ledbits peak rms ant + 2 or 4 (led, rssi) pairs
-_SAMPLE_LENGTHS = (9, 13)
-
-
-def level_db(s: str) -> int | None:
-    """Peak, RMS and RSSI: 000..120 on the wire, minus 120 = dBFS / dBm. 255 is not in
-    the documentation but is Shure's usual "unknown"; it is read as None, not a level."""
-    v = integer(s)
-    if v == 255:
-        return None
-    if not 0 <= v <= 120:
-        raise ProtocolViolation(f"level out of range 0..120: {v}")
-    return v - 120
-
-
-def quality(s: str) -> int | None:
-    v = integer(s)
-    if v == 255:
-        return None
-    if not 0 <= v <= 5:
-        raise ProtocolViolation(f"quality out of range 0..5: {v}")
-    return v
+#: antenna index of a RSSI REP (1..4, or a letter) -> antenna letter
+_RSSI_ANTENNA = {"1": "A", "2": "B", "3": "C", "4": "D", "A": "A", "B": "B", "C": "C",
+                 "D": "D"}
 
 
 def model_channels(model: str | None) -> int | None:
     """Channel count of a MODEL string. Exact names first; regional suffixes that some
     units may append (``AD4Q-A``, ``AD4QUS``) are matched by prefix, longest first."""
-    if model is None:
-        return None
-    if model in MODELS:
-        return MODELS[model]
-    for name in sorted(MODELS, key=len, reverse=True):
-        if model.startswith(name):
-            return MODELS[name]
-    return None
+    return _model_channels(MODELS, model)
 
 
 # --------------------------------------------------------------- channel handlers
@@ -154,9 +134,10 @@ def audio_rms(args: list[str]) -> Values:
 
 
 CHANNEL_PROPS: dict[str, PropHandler] = {
-    "CHAN_NAME": lambda a: {"name": text(a[0]) if a else None},
+    "CHAN_NAME": lambda a: {"name": text_arg(a)},  # braced or not (shure.md 2b)
     "FREQUENCY": lambda a: {"frequency_khz": freq_khz(a[0])},
     "GROUP_CHANNEL": group_channel,
+    "GROUP_CHAN": group_channel,  # the ULX-D spelling, should a firmware use it
     "AUDIO_GAIN": lambda a: {"audio.gain_db": integer(a[0]) - 18},
     "AUDIO_MUTE": lambda a: {"audio.muted": on_off(a[0])},
     "ENCRYPTION_STATUS": encryption_status,
@@ -201,11 +182,9 @@ CHANNEL_PROPS: dict[str, PropHandler] = {
 }
 
 DEVICE_PROPS: dict[str, PropHandler] = {
-    "FW_VER": lambda a: {"firmware": text(a[0]) if a else None},
-    "DEVICE_ID": lambda a: {"device_name": text(a[0]) if a else None},
-    # MODEL is handled by AxientDriver._device_prop (channel count); listed so that a
-    # channel-indexed echo of it is routed to the device
-    "MODEL": lambda a: {"model": text(a[0]) if a else None},
+    "FW_VER": lambda a: {"firmware": text_arg(a)},
+    "DEVICE_ID": lambda a: {"device_name": text_arg(a)},
+    "MODEL": lambda a: {"model": text_arg(a)},  # its channel count: model_channels
     "RF_BAND": ignored,
     "ENCRYPTION_MODE": ignored,
     # the SAMPLE itself says whether 2 or 4 antennas are reported
@@ -220,13 +199,14 @@ class AxientDriver(ShureDriver):
     default_channels = 2
     CHANNEL_PROPS = CHANNEL_PROPS
     DEVICE_PROPS = DEVICE_PROPS
-    METER_PROPS = frozenset({"AUDIO_LEVEL_RMS", "AUDIO_LEVEL_PEAK"})
     HANDSHAKE_GETS = ("MODEL", "FW_VER", "DEVICE_ID")
     KEEPALIVE_GET = "DEVICE_ID"
     MODELS: ClassVar[Mapping[str, int]] = MODELS
+    METER_PROPS = frozenset({"AUDIO_LEVEL_RMS", "AUDIO_LEVEL_PEAK", "RSSI", "ANTENNA_STATUS"})
     # REP pads CHAN_NAME to 31 characters, but shure.md says SET accepts 8: names we
     # send are limited to 8, names the device reports are shown whole.
     NAME_WIDTH = 8
+    NAME_MAX = 8  # reports pad to 31, SET takes 8
 
     def __init__(self, *, meter_rate_ms: int = 100, channels: int | None = None) -> None:
         super().__init__(meter_rate_ms=meter_rate_ms, channels=channels)
@@ -239,59 +219,16 @@ class AxientDriver(ShureDriver):
         self._rssi.clear()
         self._ant.clear()
 
-    # -- SAMPLE ----------------------------------------------------------------------
-
     def _sample(self, fields: list[str]) -> Values:
-        # quality ledbits peak rms ant ledA rssiA ledB rssiB [ledC rssiC ledD rssiD]
-        n = len(fields)
-        if n not in _SAMPLE_LENGTHS:
-            raise ProtocolViolation(f"SAMPLE needs 9 or 13 fields, got {n}")
-        leds = integer(fields[1])
-        if not 0 <= leds <= 255:
-            raise ProtocolViolation(f"LED bitmap out of range: {leds}")
-        peak = level_db(fields[2])
-        rms = level_db(fields[3])
-        ant = fields[4]
-        if ant.strip(_ANT_CHARS):
-            raise ProtocolViolation(f"bad antenna status {ant!r}")
-        # strongest ACTIVE antenna; the per-antenna LED fields are not used
-        best: int | None = None
-        active = ""
-        for c in ant:
-            i = _ANT_INDEX.get(c)
-            if i is None:  # X inactive, R reserved
-                continue
-            j = 6 + 2 * i
-            if j >= n:
-                raise ProtocolViolation(f"antenna {c} has no RSSI field")
-            dbm = level_db(fields[j])
-            active += c
-            if dbm is not None and (best is None or dbm > best):
-                best = dbm
-        return {
-            "rf.quality": quality(fields[0]),
-            "rf.antennas": active,
-            "rf.rssi_dbm": best,
-            # no active antenna: no usable signal, an empty bar (rssi stays unknown)
-            "rf.level_pct": 0 if best is None else rf_pct_from_dbm(best),
-            "audio.dbfs": rms,
-            "audio.level_pct": None if rms is None else audio_pct_from_dbfs(rms),
-            "audio.peak_dbfs": peak,
-            "audio.peak": bool(leds & 128),
-        }
+        return sample_values(fields)
 
-    # -- REP with state: RSSI per antenna, ANTENNA_STATUS, MODEL ----------------------
+    # -- REP with state: RSSI per antenna, ANTENNA_STATUS ------------------------------
 
-    def _on_rep(self, tokens: list[str], events: list[Event]) -> None:
-        if (len(tokens) > 2 and tokens[2] in ("RSSI", "ANTENNA_STATUS")
-                and tokens[1].isdigit() and tokens[1] != "0"):
-            ch = self._channel_index(tokens[1])
-            self._all_pending = False
-            events.append(ChannelUpdate(ch, self._rf_rep(ch, tokens[2], tokens[3:]),
-                                        meter=True))
-            self._confirm(ch, tokens[2], events)
-            return
-        super()._on_rep(tokens, events)
+    def _channel_values(self, ch: int, prop: str, args: list[str],
+                        events: list[Event]) -> Values:
+        if prop in ("RSSI", "ANTENNA_STATUS"):
+            return self._rf_rep(ch, prop, args)
+        return super()._channel_values(ch, prop, args, events)
 
     def _rf_rep(self, ch: int, prop: str, args: list[str]) -> Values:
         """``RSSI a vvv`` (a = 1..4 or A..D) and ``ANTENNA_STATUS xx`` arrive one per
@@ -301,41 +238,27 @@ class AxientDriver(ShureDriver):
         values: Values = {}
         rssi = self._rssi.setdefault(ch, {})
         if prop == "RSSI":
-            if len(args) < 2:
+            if len(args) != 2:
                 raise ProtocolViolation("RSSI needs an antenna and a value")
-            a = args[0]
-            letter = "ABCD"[int(a) - 1] if a in ("1", "2", "3", "4") else a
-            if letter not in _ANT_INDEX:
-                raise ProtocolViolation(f"bad antenna index {a!r}")
+            letter = _RSSI_ANTENNA.get(args[0])
+            if letter is None:
+                raise ProtocolViolation(f"bad antenna index {args[0]!r}")
             rssi[letter] = level_db(args[1])
         else:
-            status = args[0]
-            if status.strip(_ANT_CHARS):
-                raise ProtocolViolation(f"bad antenna status {status!r}")
-            self._ant[ch] = antennas(status)
-            values["rf.antennas"] = self._ant[ch]
+            # the LED colour per antenna (BX: only A), as in SAMPLE
+            active, red = antenna_status(args[0])
+            self._ant[ch] = active
+            values["rf.antennas"] = active
+            values["rf.antenna_warning"] = red
             if not rssi:
                 return values
-        active = self._ant.get(ch)
+        active_now = self._ant.get(ch)
         known = [v for k, v in rssi.items()
-                 if v is not None and (active is None or k in active)]
+                 if v is not None and (active_now is None or k in active_now)]
         best = max(known) if known else None
         values["rf.rssi_dbm"] = best
         values["rf.level_pct"] = 0 if best is None else rf_pct_from_dbm(best)
         return values
-
-    def _device_prop(self, prop: str, args: list[str], events: list[Event]) -> None:
-        if prop != "MODEL":
-            super()._device_prop(prop, args, events)
-            return
-        model = text(args[0]) if args else None
-        values: Values = {"model": model}
-        count = model_channels(model)
-        if count is not None:
-            values["channel_count"] = count
-            self.channels = count
-        events.append(DeviceUpdate(values))
-        self._confirm(None, prop, events)
 
     # -- commands --------------------------------------------------------------------
 

@@ -9,22 +9,34 @@ carry four antenna pairs instead of two.
 
 Metered values (quality, RSSI, antenna status, audio levels) follow the channel's life
 and are never reported unsolicited, as on the device; a GET or GET ALL answers them
-fresh.
+fresh. Antenna status is written as the device writes it, one LED colour per antenna
+(``B`` active, ``R`` active but weaker than -85 dBm, ``X`` off). The ``fd_combined`` habit
+puts channels in frequency diversity combined mode: ``FD_MODE FD-C`` and SAMPLE frames
+with a second antenna group for the second frequency.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from micboardd.drivers._shure import habits
 from micboardd.drivers._shure.sim import ChannelLife, Conn, ShureSimulator
 
 SLOTS = 8
 #: RSSI of an inactive antenna (noise floor), dBm
 NOISE_DBM = -110
+#: an active antenna weaker than this shows red
+RED_DBM = -85
 
 
 def _clamp(v: float, lo: int, hi: int) -> int:
     return lo if v < lo else hi if v > hi else round(v)
+
+
+def _pairs(ant: str, rssi: list[int]) -> str:
+    """Per antenna: an RF LED count (0..5, 0 when off) and the RSSI."""
+    return " ".join(f"{0 if c == 'X' else min(5, r // 20):02d} {r:03d}"
+                    for c, r in zip(ant, rssi, strict=True))
 
 
 class AxientSimulator(ShureSimulator):
@@ -47,6 +59,7 @@ class AxientSimulator(ShureSimulator):
     BAND_KHZ: ClassVar[tuple[int, int]] = (470000, 616000)
     #: CHAN_NAME is reported 31 wide but SET takes 8 characters (shure.md)
     SET_NAME_WIDTH: ClassVar[int] = 8
+    HABITS = habits.COMMON | {"fd_combined"}
 
     # -- tables -----------------------------------------------------------------------
 
@@ -74,7 +87,7 @@ class AxientSimulator(ShureSimulator):
             "ENCRYPTION_STATUS": "OK",
             "INTERFERENCE_STATUS": "NONE",
             "UNREGISTERED_TX_STATUS": "OK",
-            "FD_MODE": "OFF",
+            "FD_MODE": "FD-C" if "fd_combined" in self.habits else "OFF",
             "TX_MODEL": self.tx_model(n),
             "TX_DEVICE_ID": f"TX{n}",
             "TX_OFFSET": "012",
@@ -118,11 +131,6 @@ class AxientSimulator(ShureSimulator):
         props["SLOT_TX_MODEL 1"] = props[self.TX_MODEL]
         return props
 
-    def fmt(self, prop: str, raw: str) -> str:
-        # indexed keys ("SLOT_TX_DEVICE_ID 3") take the width of their property
-        width = self.STRINGS.get(prop.split(" ", 1)[0])
-        return "{" + raw.ljust(width) + "}" if width is not None else raw
-
     # -- meters -----------------------------------------------------------------------
 
     @property
@@ -137,12 +145,12 @@ class AxientSimulator(ShureSimulator):
         if not life.tx_on:
             return 255, 0, 0, 0, "X" * k, [noise] * k
         act = life.antennas
-        ant = ("A" if "A" in act else "X") + ("B" if "B" in act else "X")
-        if k == 4:  # the second antenna pair follows the first
-            ant += ("C" if "A" in act else "X") + ("D" if "B" in act else "X")
+        on = ["A" in act, "B" in act] * (k // 2)  # the second pair follows the first
         dbm = -100.0 + life.rf * 60.0
-        rssi = [noise if c == "X" else _clamp(dbm - 2 * i + 120, 0, 120)
-                for i, c in enumerate(ant)]
+        rssi = [_clamp(dbm - 2 * i + 120, 0, 120) if up else noise for i, up in enumerate(on)]
+        # one LED colour per antenna: blue, red when weak, off
+        ant = "".join("X" if not up else "R" if r - 120 < RED_DBM else "B"
+                      for up, r in zip(on, rssi, strict=True))
         rms = _clamp(life.audio_dbfs + 120, 0, 120)
         peak = min(120, rms + 8)
         segments = _clamp((life.audio_dbfs + 50) / 50 * 7, 0, 7)
@@ -167,10 +175,11 @@ class AxientSimulator(ShureSimulator):
 
     def sample_fields(self, n: int) -> str:
         q, leds, peak, rms, ant, rssi = self._meters(n)
-        # per antenna: an RF LED count (0..5, 0 when inactive) and the RSSI
-        pairs = " ".join(f"{0 if c == 'X' else min(5, r // 20):02d} {r:03d}"
-                         for c, r in zip(ant, rssi, strict=True))
-        return f"{q:03d} {leds:03d} {peak:03d} {rms:03d} {ant} {pairs}"
+        group = f"{ant} {_pairs(ant, rssi)}"
+        if "fd_combined" in self.habits:
+            # the second frequency's antennas: the same antennas, a few dB apart
+            group += f" {ant} {_pairs(ant, [max(0, r - 3) for r in rssi])}"
+        return f"{q:03d} {leds:03d} {peak:03d} {rms:03d} {group}"
 
     # -- commands ---------------------------------------------------------------------
 

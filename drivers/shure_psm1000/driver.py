@@ -108,6 +108,7 @@ class PSM1000Driver(ShureDriver):
     # shure.md gives no PSM1000 CHAN_NAME width: 8 like the other compact families (a
     # guess; the transmitter answers REP ERR to a name it does not take)
     NAME_WIDTH = 8
+    NAME_MAX = 8  # what this driver has always sent (shure.md gives no PSM1000 width)
 
     def __init__(self, *, meter_rate_ms: int = 100, channels: int | None = None) -> None:
         super().__init__(meter_rate_ms=meter_rate_ms, channels=channels)
@@ -132,9 +133,12 @@ class PSM1000Driver(ShureDriver):
             super()._on_rep(tokens, events)
             return
         # hot path: < REP n AUDIO_IN_LVL_L v >
-        ch = self._channel_index(tokens[1])
+        ch = self._check_channel(tokens[1])
+        bucket = bisect_right(LEVEL_THRESHOLDS, integer(tokens[3]))
+        if ch > self.channels:
+            self._channel_seen(ch)
         lv = self._levels[ch]
-        lv[side] = bisect_right(LEVEL_THRESHOLDS, integer(tokens[3]))
+        lv[side] = bucket
         b = lv[0] if lv[0] > lv[1] else lv[1]
         events.append(
             ChannelUpdate(ch, {"audio.level_pct": _BUCKET_PCT[b], "audio.peak": b == TOP_BUCKET},

@@ -6,6 +6,7 @@ shared channel life is the RF mute (``SIMCTL TX 1 OFF`` reports ``RF_MUTE 1``, a
 rare random switch-off of the demo stands in for an engineer muting a carrier). Setting
 the frequency also reports ``GROUP_CHAN`` (now unset), as the device does. Every report
 ends with CR LF, and ``GET n ALL`` is refused: peers only ever GET property by property.
+The ``report_verb`` habit spells replies ``REPORT`` as Shure's PSM1000 page does.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from typing import ClassVar
 
+from micboardd.drivers._shure import habits
 from micboardd.drivers._shure.sim import ChannelLife, Conn, ShureSimulator
 
 #: AUDIO_IN_LVL at 0 dBFS: just above the top bucket of the driver (2502970)
@@ -26,6 +28,7 @@ class PSM1000Simulator(ShureSimulator):
     STRINGS: ClassVar[dict[str, int]] = {"CHAN_NAME": 8, "DEVICE_NAME": 8}
     SETTABLE = frozenset({"CHAN_NAME", "FREQUENCY", "RF_MUTE"})
     LIVE: ClassVar[frozenset[str]] = frozenset({"AUDIO_IN_LVL_L", "AUDIO_IN_LVL_R"})
+    HABITS = habits.COMMON | {"report_verb"}
 
     def device_defaults(self) -> dict[str, str]:
         return {"DEVICE_NAME": "P10T"}
@@ -56,7 +59,10 @@ class PSM1000Simulator(ShureSimulator):
     def rep(self, n: int | None, prop: str) -> bytes:
         if n is not None and prop in self.LIVE:
             self.channels[n][prop] = str(self.input_level(n, prop))
-        return super().rep(n, prop) + b"\r\n"
+        frame = super().rep(n, prop)
+        if "report_verb" in self.habits:
+            frame = frame.replace(b"< REP ", b"< REPORT ", 1)
+        return frame + b"\r\n"
 
     def set_channel(self, n: int, prop: str, raw: str) -> None:
         if prop == "RF_MUTE":

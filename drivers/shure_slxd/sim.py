@@ -1,23 +1,35 @@
-"""SLX-D and SLX-D+ receiver simulators (SLXD4, SLXD4D, SLXD4+, SLXD4D+) on TCP 2202.
+"""SLX-D and SLX-D+ receiver simulators (SLXD4, SLXD4D; SLXD4+, SLXD4D+, SLXD4Q+,
+SLXD4QDAN+) on TCP 2202.
 
 ``SLXDSimulator(model=...)`` is the entry point for every model; a ``+`` model builds an
 :class:`SLXDPlusSimulator`, which behaves like SLX-D+ firmware 2.0.38.9: it answers
 ``GET 0 ALL`` with ``REP ERR``, reports 7-digit frequencies and ``TX_MODEL``, has two
-transmitter slots per channel, and an unpaired channel's ``GET n ALL`` holds only
+transmitter slots per channel (``LINK_STATUS s online|offline``, ``SLOT_TX_MODEL s`` padded
+to 10, blank for an empty slot), and an unpaired channel's ``GET n ALL`` holds only
 ``TX_MODEL UNKNOWN``, ``TX_BATT_BARS 255``, ``TX_BATT_MINS 65535`` and its slot lines.
+
+Habits besides the common ones: ``per_antenna_rssi`` (``RSSI 1 vvv`` / ``RSSI 2 vvv``, the
+second antenna weaker) and ``group_chan`` (``GROUP_CHAN`` instead of ``GROUP_CHANNEL``).
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from micboardd.drivers._shure import habits
 from micboardd.drivers._shure.sim import ChannelLife, ShureSimulator
+
+#: the second antenna's RSSI sits this much below the first (per_antenna_rssi)
+SECOND_ANTENNA_DB = 19
 
 
 class SLXDSimulator(ShureSimulator):
     family = "shure-slxd"
-    models: ClassVar[dict[str, int]] = {"SLXD4": 1, "SLXD4D": 2, "SLXD4+": 1, "SLXD4D+": 2}
+    models: ClassVar[dict[str, int]] = {
+        "SLXD4": 1, "SLXD4D": 2, "SLXD4+": 1, "SLXD4D+": 2, "SLXD4Q+": 4, "SLXD4QDAN+": 4,
+    }
     default_model = "SLXD4D"
+    HABITS = habits.COMMON | {"per_antenna_rssi", "group_chan"}
     STRINGS: ClassVar[dict[str, int]] = {
         "CHAN_NAME": 31, "DEVICE_ID": 31, "FW_VER": 24, "MODEL": 32, "RF_BAND": 8,
     }
@@ -51,20 +63,25 @@ class SLXDSimulator(ShureSimulator):
 
     def channel_defaults(self, n: int, name: str) -> dict[str, str]:
         freq = 470125 + 6025 * n + self.rng.randrange(40) * 25
-        return {
+        group = "GROUP_CHAN" if "group_chan" in self.habits else "GROUP_CHANNEL"
+        props = {
             "CHAN_NAME": name[:31],
             "METER_RATE": "00000",
             "AUDIO_OUT_LVL_SWITCH": "MIC",
             "AUDIO_GAIN": "018",
-            "GROUP_CHANNEL": f"01,{n:02d}",
+            group: f"01,{n:02d}",
             "FREQUENCY": f"{freq:0{self.FREQ_DIGITS}d}",
             self.TX_MODEL: self.tx_model(n),
             "TX_BATT_BARS": "005",
             "TX_BATT_MINS": "65534",
-            "RSSI": "000",
             "AUDIO_LEVEL_PEAK": "000",
             "AUDIO_LEVEL_RMS": "000",
         }
+        if "per_antenna_rssi" in self.habits:
+            props["RSSI 1"] = props["RSSI 2"] = "000"
+        else:
+            props["RSSI"] = "000"
+        return props
 
     def tx_model(self, n: int) -> str:
         return self.TX_MODELS[(n - 1) % len(self.TX_MODELS)]
@@ -85,11 +102,13 @@ class SLXDSimulator(ShureSimulator):
 
     def live_value(self, n: int, prop: str) -> str:
         peak, rms, rssi = self.levels(n)
-        v = {"AUDIO_LEVEL_PEAK": peak, "AUDIO_LEVEL_RMS": rms, "RSSI": rssi}[prop]
+        if prop == "RSSI 2":  # (per_antenna_rssi) the second antenna hears less
+            rssi = max(0, rssi - SECOND_ANTENNA_DB)
+        v = {"AUDIO_LEVEL_PEAK": peak, "AUDIO_LEVEL_RMS": rms}.get(prop, rssi)
         return f"{v:03d}"
 
     def rep(self, n: int | None, prop: str) -> bytes:
-        if n is not None and prop in self.LIVE:
+        if n is not None and prop.split(" ", 1)[0] in self.LIVE:
             self.channels[n][prop] = self.live_value(n, prop)
         return super().rep(n, prop)
 
@@ -108,7 +127,8 @@ class SLXDSimulator(ShureSimulator):
 
 
 class SLXDPlusSimulator(SLXDSimulator):
-    models: ClassVar[dict[str, int]] = {"SLXD4+": 1, "SLXD4D+": 2}
+    models: ClassVar[dict[str, int]] = {"SLXD4+": 1, "SLXD4D+": 2, "SLXD4Q+": 4, "SLXD4QDAN+": 4}
+    STRINGS: ClassVar[dict[str, int]] = {**SLXDSimulator.STRINGS, "SLOT_TX_MODEL": 10}
     default_model = "SLXD4D+"
     ACCEPTS_ALL_ZERO = False
     TX_MODEL = "TX_MODEL"
@@ -127,14 +147,14 @@ class SLXDPlusSimulator(SLXDSimulator):
         })
         for s in range(1, self.SLOTS + 1):  # slot 1 follows the transmitter (life_props)
             d[f"LINK_STATUS {s}"] = "offline"
-            d[f"SLOT_TX_MODEL {s}"] = "UNKNOWN"
+            d[f"SLOT_TX_MODEL {s}"] = ""  # blank padded: an empty slot
         return d
 
     def life_props(self, n: int, life: ChannelLife) -> dict[str, str]:
         # a slot's key holds its index, so rep() writes `REP n LINK_STATUS 1 online`
         props = super().life_props(n, life)
         props["LINK_STATUS 1"] = "online" if life.tx_on else "offline"
-        props["SLOT_TX_MODEL 1"] = self.tx_model(n) if life.tx_on else "UNKNOWN"
+        props["SLOT_TX_MODEL 1"] = self.tx_model(n)  # paired, whether on or off
         return props
 
     def live_value(self, n: int, prop: str) -> str:

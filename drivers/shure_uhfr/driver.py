@@ -41,6 +41,7 @@ from micboardd.drivers._shure.protocol import (
     integer,
     minutes,
     text,
+    text_arg,
 )
 from micboardd.drivers.base import (
     ChannelUpdate,
@@ -126,7 +127,8 @@ def audio_gain(rest: str) -> Values:
 
 
 REPORT_FIELDS: dict[str, Callable[[str], Values]] = {
-    "CHAN_NAME": lambda r: {"name": text(r)},
+    # the rest of the frame, its words joined by single spaces (shure.md 2b)
+    "CHAN_NAME": lambda r: {"name": text_arg(r.split())},
     "TX_TYPE": tx_type,
     "TX_BAT": lambda r: {"tx.battery_bars": bat_bars(r)},
     "TX_BAT_MINS": bat_minutes,
@@ -170,6 +172,7 @@ class UHFRDriver(Driver):
     default_channels = 2
     MODELS: ClassVar[Mapping[str, int]] = {"UR4S": 1, "UR4D": 2}
     NAME_WIDTH: ClassVar[int] = 12
+    NAME_MAX: ClassVar[int] = 12  # "about 12 chars" (shure.md section 6), uncertain
     #: UHF-R tuning range across its bands, 25 kHz steps
     FREQ_RANGE_KHZ: ClassVar[tuple[int, int]] = (470000, 952000)
     GAIN_RANGE: ClassVar[tuple[int, int]] = (0, 32)
@@ -231,10 +234,16 @@ class UHFRDriver(Driver):
             return
         self.stats.frames += 1
 
-    def _channel_index(self, s: str) -> int:
+    @staticmethod
+    def _check_channel(s: str) -> int:
         ch = integer(s)
         if not 1 <= ch <= MAX_CHANNELS:
             raise ProtocolViolation(f"channel index out of range: {ch}")
+        return ch
+
+    def _channel_index(self, s: str) -> int:
+        """A channel of a frame that parsed: a UR4D's channel 2 is learnt from it."""
+        ch = self._check_channel(s)
         if ch > self.channels:
             self.channels = ch
         return ch
@@ -251,13 +260,15 @@ class UHFRDriver(Driver):
         if not second.isdigit():
             self._confirm(None, second, events)  # a device-level report: nothing to map
             return
-        ch = self._channel_index(second)
+        ch = self._check_channel(second)
         prop = parts[2]
         rest = parts[3] if len(parts) > 3 else ""
         handler = REPORT_FIELDS.get(prop)
-        if handler is not None:
-            events.append(ChannelUpdate(ch, handler(rest)))
         # unknown properties are normal (other firmware): ignore, not malformed
+        values = handler(rest) if handler is not None else {}
+        self._channel_index(second)  # the report parsed: now the channel counts
+        if values:
+            events.append(ChannelUpdate(ch, values))
         self._confirm(ch, prop, events)
 
     def _on_sample(self, tokens: list[str], events: list[Event]) -> None:
@@ -266,10 +277,10 @@ class UHFRDriver(Driver):
             raise ProtocolViolation(f"SAMPLE needs 8 fields, got {len(tokens)}")
         if tokens[2] != "ALL":
             raise ProtocolViolation("SAMPLE without ALL")
-        ch = self._channel_index(tokens[1])
-        self._sampled.add(ch)
         ant, bat = tokens[3], tokens[6]
-        if ant.strip("ABX"):
+        # one character per antenna, X = inactive (read by position, as every family)
+        active = antennas(ant)
+        if len(ant) != 2:
             raise ProtocolViolation(f"bad antenna status {ant!r}")
         rf_a, rf_b, bits = integer(tokens[4]), integer(tokens[5]), integer(tokens[7])
         if not 0 <= bits <= 255:
@@ -277,12 +288,14 @@ class UHFRDriver(Driver):
         bars = bat_bars(bat)
         # the strongest (smallest) reading among the active antennas
         best = None
-        if "A" in ant:
+        if "A" in active:
             best = rf_a
-        if "B" in ant and (best is None or rf_b < best):
+        if "B" in active and (best is None or rf_b < best):
             best = rf_b
+        ch = self._channel_index(tokens[1])
+        self._sampled.add(ch)
         events.append(ChannelUpdate(ch, {
-            "rf.antennas": antennas(ant),
+            "rf.antennas": active,
             "rf.level_pct": 0 if best is None else rf_pct(best),
             # lit LED segments out of 8; the top segment (128) doubles as the peak
             # indicator (uncertain: it may be a separate overload bit; either way a set

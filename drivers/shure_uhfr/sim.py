@@ -25,6 +25,7 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
+from micboardd.drivers._shure import habits
 from micboardd.drivers._shure.sim import ChannelLife, ShureSimulator
 
 Addr = Any  # whatever the datagram endpoint reports as the sender address
@@ -73,6 +74,8 @@ class UHFRSimulator(ShureSimulator):
     TX_MODELS: ClassVar[tuple[str, ...]] = ("UR2", "UR1", "UR1M", "UR2")
     #: the simulated unit is a J5 band receiver: 578..638 MHz, 25 kHz steps
     BAND_KHZ: ClassVar[tuple[int, int]] = (578000, 638000)
+    #: of the common habits only garbage fits a star-framed UDP unit
+    HABITS = frozenset({"garbage_bursts"})
 
     def __init__(self, host: str = "127.0.0.1", port: int = 2202, **kw: Any) -> None:
         super().__init__(host, port, **kw)
@@ -214,6 +217,14 @@ class UHFRSimulator(ShureSimulator):
             junk = bytes(self.rng.randrange(256) for _ in range(6)).replace(b"*", b"")
             data = b"\x00\xffGARBAGE* " + junk + data
         t.sendto(data, addr)
+
+    def garbage_burst(self) -> None:
+        """A datagram of random bytes to every known peer (``garbage_bursts``)."""
+        t = self._transport
+        junk = habits.garbage(self.rng)
+        for peer in list(self.peers.values()):
+            if t is not None and peer.known and self.fault != "silent" and not self._deaf:
+                t.sendto(junk, peer.addr)
 
     async def _udp_meter_loop(self) -> None:
         loop = asyncio.get_running_loop()

@@ -11,6 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from micboardd.alerts.engine import MAX_NOTE, AlertEngine
+from micboardd.alerts.system import SystemAlerts
 from micboardd.audit import AuditTrail
 from micboardd.server.auth import authorize
 from micboardd.server.endpoints import Endpoint, parse_body
@@ -44,15 +45,17 @@ class AlertPath(BaseModel):
 
 class AlertsApi:
     def __init__(self, engine: AlertEngine, stored: StoredEpisodes | None,
-                 audit: AuditTrail) -> None:
+                 audit: AuditTrail, system: SystemAlerts | None = None) -> None:
         self.engine = engine
         self.stored = stored
         self.audit = audit
+        self.system = system
 
     async def get_alerts(self, request: web.Request) -> web.StreamResponse:
         q = request.query
         if not (q.get("from") or q.get("to")):
-            return json_response({"alerts": self.engine.current()})
+            system = self.system.current() if self.system is not None else []
+            return json_response({"alerts": [*system, *self.engine.current()]})
         if self.stored is None:
             return error(503, "history is not enabled")
         try:
@@ -63,12 +66,17 @@ class AlertsApi:
         return json_response({"alerts": episodes, "from": t0, "to": t1})
 
     async def post_alert_ack(self, request: web.Request) -> web.StreamResponse:
-        who = authorize(request)
+        who = await authorize(request)
         body = await parse_body(request, AckBody, required=False)
         note = body.note if body is not None else None
         aid = request.match_info["id"]
         try:
-            before, after = self.engine.ack(aid, who.name, note)
+            try:
+                before, after = self.engine.ack(aid, who.name, note)
+            except KeyError:
+                if self.system is None:
+                    raise
+                before, after = self.system.ack(aid, who.name, note)
         except KeyError:
             return error(404, f"no open alert {aid!r}")
         except ValueError as exc:

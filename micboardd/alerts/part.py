@@ -11,6 +11,7 @@ import structlog
 
 from micboardd.alerts.api import AlertsApi
 from micboardd.alerts.engine import AlertEngine
+from micboardd.alerts.system import SystemAlerts
 from micboardd.audit import AuditTrail
 from micboardd.config import Config
 from micboardd.server import Endpoint, Metric
@@ -37,8 +38,10 @@ class AlertsPart:
     def __init__(self, store: Store, config: Config, journal: Journal | None,
                  audit: AuditTrail) -> None:
         self.engine = AlertEngine(store, config.alerts)
+        #: alerts about the daemon itself, raised by the daemon (the disk is full)
+        self.system = SystemAlerts(store, lambda: self.engine.cfg.keep_resolved_s)
         self.journal = journal
-        self.api = AlertsApi(self.engine, journal, audit)
+        self.api = AlertsApi(self.engine, journal, audit, self.system)
         self._task: asyncio.Task[None] | None = None
 
     def endpoints(self) -> list[Endpoint]:
@@ -62,6 +65,7 @@ class AlertsPart:
             await asyncio.sleep(TICK_S)
             try:
                 self.engine.tick()
+                self.system.tick()
             except Exception:
                 log.exception("alerts_tick_failed")
 

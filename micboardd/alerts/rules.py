@@ -3,7 +3,9 @@ signal: ``bad``, ``good``, ``unknown`` (no reading, or inside the hysteresis ban
 ``n/a`` (the rule does not apply: disabled, slot not active, channel gone).
 
 Thresholds come from ``alerts.default``; ``alerts.groups[<slot group>]`` overrides the
-keys it sets (:func:`merged_rule`).
+keys it sets (:func:`merged_rule`). They decide *when* an episode opens; what it is
+called and how severe it is come from the status vocabulary
+(:mod:`micboardd.state.status`), so the alert list says what the tile says.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 
 from micboardd.config import AlertRule, AlertsConfig
 from micboardd.state import JSON
+from micboardd.state.status import MEANINGS, REFINED, battery_level, meaning
 
 BAD, GOOD, UNKNOWN, NA = "bad", "good", "unknown", "n/a"
 RULES = ("battery", "rf_low", "tx_off", "interference", "encryption", "rx_offline")
@@ -48,28 +51,31 @@ def _tx_present(ch: JSON) -> bool | None:
 
 
 def battery_signal(ch: JSON, r: AlertRule, slot: JSON | None, online: bool) -> Signal:
+    """Like the tile (:func:`battery_level`): the runtime estimate decides when the
+    transmitter reports one, its bars only when it does not."""
     b_max, m_max = r.battery_bars_at_or_below, r.minutes_at_or_below
     if b_max is None and m_max is None:
         return NOT_APPLICABLE
     tx = ch["tx"]
     bars, mins = tx["battery_bars"], tx["battery_minutes"]
-    if bars is None and mins is None:
+    if mins is not None and m_max is not None:
+        low, ok = mins <= m_max, mins > m_max + r.minutes_clear_margin
+    elif bars is not None and b_max is not None:
+        low, ok = bars <= b_max, bars > b_max + r.battery_clear_margin_bars
+    else:
         return NO_READING
-    low_bars = b_max is not None and bars is not None and bars <= b_max
-    low_mins = m_max is not None and mins is not None and mins <= m_max
-    if low_bars or low_mins:
-        parts = []
-        if bars is not None:
-            parts.append(f"{bars} bar{'' if bars == 1 else 's'}")
-        if mins is not None:
-            parts.append(f"{mins} min left")
-        critical = bars == 0 or (mins is not None and mins <= 10)
-        return Signal(BAD, "critical" if critical else "warning",
-                      "Battery low: " + ", ".join(parts),
-                      float(bars) if bars is not None else float(mins))
-    ok_bars = b_max is None or bars is None or bars > b_max + r.battery_clear_margin_bars
-    ok_mins = m_max is None or mins is None or mins > m_max + r.minutes_clear_margin
-    return ALL_GOOD if ok_bars and ok_mins else NO_READING
+    if not low:
+        return ALL_GOOD if ok else NO_READING
+    parts = []
+    if bars is not None:
+        parts.append(f"{bars} bar{'' if bars == 1 else 's'}")
+    if mins is not None:
+        parts.append(f"{mins} min left")
+    # a group may alert earlier than the tile turns amber: then it is a "replace"
+    level = battery_level(bars, mins)
+    m = MEANINGS["CRITICAL" if level == "CRITICAL" else "REPLACE"]
+    return Signal(BAD, m.severity, f"{m.sentence}: " + ", ".join(parts),
+                  float(bars) if bars is not None else float(mins))
 
 
 def rf_signal(ch: JSON, r: AlertRule, slot: JSON | None, online: bool) -> Signal:
@@ -93,7 +99,10 @@ def tx_off_signal(ch: JSON, r: AlertRule, slot: JSON | None, online: bool) -> Si
     if present is None:
         return NO_READING
     if not present:
-        return Signal(BAD, "critical", "Transmitter off on an active slot")
+        # switched off (warning), lost in a dropout (critical), RF muted: the tile's words
+        status = ch["status"] if ch["status"] in REFINED else "TX_OFF"
+        m = meaning(status, ch["tx"].get("off_reason"))
+        return Signal(BAD, m.severity, m.sentence)
     return ALL_GOOD
 
 
@@ -130,8 +139,10 @@ def receiver_signal(dev: JSON | None, r: AlertRule) -> Signal:
     link = dev["link"]
     if link == "online":
         return ALL_GOOD
-    what = "not answering" if link == "silent" else "offline"
-    return Signal(BAD, "critical", f"Receiver {what}")
+    m = MEANINGS["RX_OFFLINE"]
+    if link == "silent":
+        return Signal(BAD, m.severity, f"{m.sentence}: connected, but not answering")
+    return Signal(BAD, m.severity, m.sentence)
 
 
 def open_hold(rule: str, r: AlertRule) -> float:

@@ -1,6 +1,14 @@
 """Configuration: the models (:mod:`.models`) and loading files (:mod:`.load`)."""
 
-from micboardd.config.load import EX_CONFIG, ConfigError, load_config, parse_config, problems
+from micboardd.config.env import Override
+from micboardd.config.load import (
+    EX_CONFIG,
+    ConfigError,
+    env_overrides,
+    load_config,
+    parse_config,
+    problems,
+)
 from micboardd.config.models import (
     AlertRule,
     AlertsConfig,
@@ -13,10 +21,27 @@ from micboardd.config.models import (
     SlotConfig,
     StatusConfig,
     TokenConfig,
+    state_dir_of,
 )
 
 __all__ = [
-    "EX_CONFIG", "AlertRule", "AlertsConfig", "Config", "ConfigError", "DeviceConfig",
-    "GroupConfig", "HistoryConfig", "HttpConfig", "MqttConfig", "SlotConfig", "StatusConfig",
-    "TokenConfig", "load_config", "parse_config", "problems",
+    "EX_CONFIG",
+    "AlertRule",
+    "AlertsConfig",
+    "Config",
+    "ConfigError",
+    "DeviceConfig",
+    "GroupConfig",
+    "HistoryConfig",
+    "HttpConfig",
+    "MqttConfig",
+    "Override",
+    "SlotConfig",
+    "StatusConfig",
+    "TokenConfig",
+    "env_overrides",
+    "load_config",
+    "parse_config",
+    "problems",
+    "state_dir_of",
 ]

@@ -7,6 +7,10 @@ that name the file and the JSON path, are :mod:`micboardd.config.load`.
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -14,11 +18,19 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializationInfo,
     StrictBool,
+    field_serializer,
     field_validator,
     model_validator,
 )
 
+from micboardd.config.secrets import (
+    LEGACY_SHA256,
+    Secret,
+    check_token_hash,
+    url_without_password,
+)
 from micboardd.drivers import FAMILIES, driver_class
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -38,6 +50,9 @@ class DeviceConfig(_Model):
     #: channel count when known in advance (otherwise learnt from the device)
     channels: Annotated[int, Field(ge=1, le=8)] | None = None
     model: str | None = None
+    #: the local UDP port of a family that needs a shared one (EW G3/G4: 53212, the
+    #: default); 0 takes any free port (simulated receivers answer any port)
+    local_port: Annotated[int, Field(ge=0, le=65535)] | None = None
     #: a simulator to start for this device in demo mode / `micboardd simulate`
     simulate: dict[str, Any] | None = None
 
@@ -89,21 +104,70 @@ class GroupConfig(_Model):
 
 class TokenConfig(_Model):
     name: Annotated[str, Field(min_length=1, max_length=64)]
-    #: hex SHA-256 of the token; the token itself is never stored
-    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    #: ``scrypt$N$r$p$salt$hash`` as printed by ``micboardd hash-token``; the token itself
+    #: is never stored
+    hash: Secret | None = None
+    #: deprecated: the unsalted hex SHA-256 of the token (still accepted, with a warning)
+    sha256: Secret | None = None
     role: Literal["viewer", "operator"] = "operator"
+
+    @model_validator(mode="after")
+    def _one_hash(self) -> TokenConfig:
+        if (self.hash is None) == (self.sha256 is None):
+            raise ValueError("give the token's hash (from `micboardd hash-token`); "
+                             "sha256 is the deprecated form")
+        if self.hash is not None:
+            problem = check_token_hash(self.hash.get_secret_value())
+            if problem:
+                raise ValueError(f"hash: {problem}")
+        if self.sha256 is not None and not LEGACY_SHA256.match(self.sha256.get_secret_value()):
+            raise ValueError("sha256: expected 64 lowercase hex digits")
+        return self
+
+
+_ORIGIN = re.compile(r"^(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?/?$")
+_HOSTNAME = re.compile(r"^(\*|[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*"
+                       r"[A-Za-z0-9])?)*\.?)$")
 
 
 class HttpConfig(_Model):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8058
-    #: browser origins allowed to open /ws (the daemon's own origin always is)
+    #: browser origins (``http://foh-mac.local:8058``) whose pages may open /ws and write;
+    #: the daemon's own origin always may (docs/security.md)
     origins: list[str] = []
+    #: names this daemon answers to besides loopback, its IP addresses, its hostname and
+    #: the hosts of ``origins`` (a DNS name pointing at it); ``"*"`` turns the check off
+    hosts: list[str] = []
     tokens: list[TokenConfig] = []
     #: read-only mode for stage screens: every write is refused, whatever the token
     monitor_only: bool = False
     #: how long a meter change may wait to be coalesced before it is pushed
     meter_interval_ms: Annotated[int, Field(ge=20, le=5000)] = 100
+    #: open connections, in all and from one address (a reverse proxy is one address)
+    max_connections: Annotated[int, Field(ge=16, le=100_000)] = 512
+    max_connections_per_peer: Annotated[int, Field(ge=4, le=100_000)] = 64
+    #: a new connection must have sent a request's headers within this time
+    header_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+    #: an idle keep-alive connection is closed after this time
+    idle_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+
+    @field_validator("origins")
+    @classmethod
+    def _origins(cls, v: list[str]) -> list[str]:
+        for o in v:
+            if o != "*" and not _ORIGIN.match(o):
+                raise ValueError(f"origin {o!r}: expected scheme://host[:port] "
+                                 "(http or https, no path), or \"*\"")
+        return v
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts(cls, v: list[str]) -> list[str]:
+        for h in v:
+            if len(h) > 253 or not _HOSTNAME.match(h):
+                raise ValueError(f"host {h!r}: expected a DNS name (no scheme, no port)")
+        return v
 
 
 class StatusConfig(_Model):
@@ -137,7 +201,7 @@ class MqttConfig(_Model):
 
     url: str  # mqtt://user:pass@host:1883 or mqtts://host:8883
     username: str | None = None  # overrides user info in the URL
-    password: str | None = None
+    password: Secret | None = None
     #: MQTT client id; default micboardd-<site>-<random>
     client_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     topic_prefix: Annotated[str, Field(pattern=_TOPIC_PREFIX)] = "micboardd"
@@ -168,6 +232,20 @@ class MqttConfig(_Model):
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             raise ValueError("the broker URL takes no path, query or fragment")
         return v
+
+    @property
+    def safe_url(self) -> str:
+        """The broker URL for a log line (a password in it masked)."""
+        return url_without_password(self.url)
+
+    @field_serializer("url")
+    def _dump_url(self, v: str, info: SerializationInfo) -> str:
+        ctx = info.context
+        return url_without_password(v) if isinstance(ctx, dict) and ctx.get("secrets") else v
+
+    def __repr_args__(self) -> Any:
+        for k, v in super().__repr_args__():
+            yield k, (url_without_password(v) if k == "url" and isinstance(v, str) else v)
 
     @model_validator(mode="after")
     def _sites(self) -> MqttConfig:
@@ -238,3 +316,14 @@ class Config(_Model):
             if d.id == device_id:
                 return d
         return None
+
+
+def state_dir_of(config: Config, environ: Mapping[str, str] = os.environ) -> tuple[Path, str]:
+    """Where the database and saved layout live, and why there: ``state_dir`` from the
+    configuration, else systemd's ``$STATE_DIRECTORY``, else ``./state``."""
+    if config.state_dir:
+        return Path(config.state_dir), "state_dir in the configuration"
+    env = environ.get("STATE_DIRECTORY")
+    if env:
+        return Path(env.split(":")[0]), "$STATE_DIRECTORY"
+    return Path("state"), "the default ./state"

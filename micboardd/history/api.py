@@ -244,6 +244,7 @@ REPORT_COLUMNS = [
     "battery_end_bars", "battery_used_bars", "battery_start_minutes", "battery_end_minutes",
     "battery_used_minutes", "battery_swaps", "rf_worst_pct", "rf_worst_at",
     "rf_worst_rssi_dbm", "rf_avg_pct", "audio_max_pct", "alerts", "alerts_by_rule",
+    "status_worst", "status_worst_label", "status_worst_at",
 ]
 
 
@@ -254,4 +255,5 @@ def _report_row(c: JSON) -> list[Any]:
             b["end_minutes"], b["used_minutes"], b["swaps"], rf["worst_pct"],
             iso(rf["worst_at"]), rf["worst_rssi_dbm"], rf["avg_pct"], c["audio"]["max_pct"],
             c["alerts"]["total"],
-            " ".join(f"{k}={v}" for k, v in sorted(c["alerts"]["by_rule"].items()))]
+            " ".join(f"{k}={v}" for k, v in sorted(c["alerts"]["by_rule"].items())),
+            c["status"]["worst"], c["status"]["worst_label"], iso(c["status"]["worst_at"])]

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from micboardd.config import EX_CONFIG, Config, ConfigError, load_config
+from micboardd.config import EX_CONFIG, Config, ConfigError, load_config, state_dir_of
 from micboardd.history.retention import DAY, parse_duration, prune
 from micboardd.history.schema import connect, db_path, migrate
 
@@ -39,7 +39,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
             return EX_CONFIG
     path = Path(args.db) if args.db else db_path(cfg)
     if not path.exists():
-        print(f"{path}: no history database", file=sys.stderr)
+        print(f"{path}: no history database ({_where(args, cfg)})", file=sys.stderr)
         return 1
     now = time.time()
     try:
@@ -70,3 +70,13 @@ def cmd_prune(args: argparse.Namespace) -> int:
     print(f"  {'total':8} {sum(res.values())}")
     return 0
 
+
+def _where(args: argparse.Namespace, cfg: Config) -> str:
+    """Where the database was looked for, the way the daemon finds it."""
+    if args.db:
+        return "given with --db"
+    state_dir, why = state_dir_of(cfg)
+    name = f"history.path {cfg.history.path!r}" if cfg.history.path else "history.db"
+    source = f"the configuration {args.config}" if args.config else "no configuration (-c)"
+    return (f"looked for {name} in {state_dir}, {why}, as the daemon would with "
+            f"{source}; --db FILE names the file itself")

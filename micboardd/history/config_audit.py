@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from micboardd.config import Config
+from micboardd.config.secrets import MASK
 from micboardd.state import JSON
 
 _SECRET_KEYS = ("password", "sha256", "token", "secret")
@@ -31,7 +32,7 @@ def redact(value: Any) -> Any:
 
 
 def config_view(cfg: Config) -> JSON:
-    view: JSON = redact(cfg.model_dump(mode="json"))
+    view: JSON = redact(cfg.model_dump(mode="json", context=MASK))
     return view
 
 

@@ -20,6 +20,7 @@ from micboardd.history.recorder import Recorder
 from micboardd.history.retention import DAY, prune_in_writer
 from micboardd.history.rows import TABLES
 from micboardd.history.schema import db_path
+from micboardd.history.storage import free_bytes
 from micboardd.history.writer import Writer
 from micboardd.server import Endpoint, Metric
 from micboardd.state import Store
@@ -68,6 +69,8 @@ class HistoryPart:
                        asyncio.create_task(r.run_flush(), name="history-flush"),
                        asyncio.create_task(self._prune_loop(), name="history-prune")]
         self.audit.sinks.append(r.audit)
+        self.audit.checks.append(self.problem)
+        self.audit.syncs.append(self.sync)
 
     async def stop(self) -> None:
         r = self.recorder
@@ -83,7 +86,22 @@ class HistoryPart:
         r.flush()
         if r.audit in self.audit.sinks:
             self.audit.sinks.remove(r.audit)
+        if self.problem in self.audit.checks:
+            self.audit.checks.remove(self.problem)
+        if self.sync in self.audit.syncs:
+            self.audit.syncs.remove(self.sync)
         await asyncio.to_thread(self.writer.close, 15.0)
+
+    def problem(self) -> str | None:
+        """Why history (and with it the audit trail) cannot be written now, or None."""
+        if self.recorder is None:
+            return None
+        w = self.writer
+        if w.problem is not None:
+            return f"history database: {w.problem}"
+        if w.open_error is not None:
+            return f"history database cannot be opened: {w.open_error}"
+        return None
 
     async def sync(self) -> None:
         """Flush the recorder and wait for the writer (tests, clean handovers)."""
@@ -147,5 +165,11 @@ class HistoryPart:
             ("history_db_bytes", "gauge", "Size of the history database and its WAL.", size),
             ("history_database_up", "gauge", "1 when the history database is open.",
              0 if self.writer.open_error else 1),
+            ("history_degraded", "gauge",
+             "1 while history rows cannot be written (disk full, I/O error, no database).",
+             1 if self.problem() else 0),
+            ("history_disk_free_bytes", "gauge",
+             "Free space on the history database's file system.",
+             free_bytes(self.path) or 0),
         ]
         return out

@@ -25,6 +25,7 @@ from micboardd.history.rows import (
 from micboardd.history.samples import Accumulator, number
 from micboardd.history.writer import Writer
 from micboardd.state import JSON, Store
+from micboardd.state.status import channel_meaning, meaning
 
 log = structlog.get_logger("micboardd.history")
 
@@ -146,7 +147,12 @@ class Recorder:
         if status is not None and status != _PEAK:
             # AUDIO_PEAK comes and goes with every loud note: samples keep audio maxima
             if acc.status is not None and status != acc.status:
-                self.event(now, "status", {"from": acc.status, "to": status}, key, acc.device)
+                # in the one vocabulary's words (state/status.py), as the tile showed it
+                ch = self.store.channels.get(key)
+                m = channel_meaning(ch) if ch is not None else meaning(status)
+                self.event(now, "status", {"from": acc.status, "to": status,
+                                           "severity": m.severity, "label": m.label,
+                                           "text": m.sentence}, key, acc.device)
             acc.status = status
         if "name" in cp:
             new = cp["name"]

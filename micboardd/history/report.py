@@ -6,13 +6,15 @@ from __future__ import annotations
 import math
 import sqlite3
 
-from micboardd.history.queries import query_alerts
+from micboardd.history.queries import query_alerts, query_events
 from micboardd.history.retention import sample_channels
 from micboardd.state import JSON
+from micboardd.state.status import meaning, severity_rank
 
 
 def query_report(conn: sqlite3.Connection, t0: float, t1: float) -> JSON:
-    """Per channel for [t0, t1): battery used, time on air, worst RF, alerts."""
+    """Per channel for [t0, t1): battery used, time on air, worst RF, the worst status
+    it went to (in the one vocabulary's severities), alerts."""
     a, b = math.floor(t0), math.ceil(t1)
     chans: dict[str, JSON] = {}
 
@@ -29,6 +31,8 @@ def query_report(conn: sqlite3.Connection, t0: float, t1: float) -> JSON:
                        "avg_pct": None},
                 "audio": {"max_pct": None, "peak_dbfs_max": None},
                 "alerts": {"total": 0, "by_rule": {}, "episodes": []},
+                "status": {"worst": None, "worst_label": None, "worst_at": None,
+                           "changes": 0},
             }
         return e
 
@@ -67,6 +71,15 @@ def query_report(conn: sqlite3.Connection, t0: float, t1: float) -> JSON:
         worst, at = conn.execute(f"SELECT min(rf_min), ts FROM samples WHERE {where} AND "
                                  f"rf_min IS NOT NULL", p).fetchone()
         e["rf"].update(worst_pct=worst, worst_at=at)
+    for ev in query_events(conn, since=t0, until=t1, kinds=["status"], limit=10_000_000):
+        d = ev["detail"] if isinstance(ev["detail"], dict) else {}
+        st = entry(ev["channel"] or "?", ev["device"])["status"]
+        st["changes"] += 1
+        # events written before they carried a severity: from the status itself
+        m = meaning(str(d.get("to")))
+        sev, label = d.get("severity") or m.severity, d.get("label") or m.label
+        if st["worst"] is None or severity_rank(sev) > severity_rank(st["worst"]):
+            st.update(worst=sev, worst_label=label, worst_at=ev["ts"])
     receivers: dict[str, JSON] = {}
     for al in query_alerts(conn, t0, t1):
         if al["channel"]:

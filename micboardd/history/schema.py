@@ -3,7 +3,6 @@ its connections, and where the file lives."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +11,7 @@ import sqlite_utils
 import structlog
 from sqlite_utils.migrations import Migrations
 
-from micboardd.config import Config
+from micboardd.config import Config, state_dir_of
 
 log = structlog.get_logger("micboardd.history")
 
@@ -129,8 +128,7 @@ def open_db(path: Path | str, *, busy_timeout_ms: int = 5000) -> sqlite3.Connect
 def db_path(config: Config, state_dir: Path | None = None) -> Path:
     """``history.path``, or ``<state dir>/history.db``; a relative path is in the state dir."""
     if state_dir is None:
-        d = config.state_dir or os.environ.get("STATE_DIRECTORY") or "state"
-        state_dir = Path(d.split(":")[0])
+        state_dir, _ = state_dir_of(config)
     p = Path(config.history.path) if config.history.path else Path("history.db")
     return p if p.is_absolute() else state_dir / p
 

@@ -19,6 +19,7 @@ import structlog
 
 from micboardd.history.rows import T_AUDIT, Row
 from micboardd.history.schema import open_db
+from micboardd.history.storage import StorageError, StorageState, storage_problem, tune
 from micboardd.history.tables import BAD_ROW, write
 
 log = structlog.get_logger("micboardd.history")
@@ -76,6 +77,7 @@ class Writer:
         self.stats = WriterStats()
         self.ready = threading.Event()
         self.open_error: str | None = None
+        self.storage = StorageState(self.path)
         self._cond = threading.Condition()
         self._jobs: deque[_Job] = deque()
         self._queued_rows = 0
@@ -183,7 +185,7 @@ class Writer:
                     break  # closing and drained
                 rows, call = self._take_locked()
             if rows:
-                ok = self._write(conn, rows)
+                ok = self._write_or_hold(conn, rows)
                 with self._cond:
                     self._queued_rows -= len(rows)
                     if not ok:
@@ -248,6 +250,8 @@ class Writer:
         if self.open_error is not None:
             log.info("history_open_recovered", path=str(self.path))
         self.open_error = None
+        with contextlib.suppress(sqlite3.Error):
+            tune(conn)
         self.ready.set()
         return conn
 
@@ -271,6 +275,7 @@ class Writer:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
                 self.stats.write_errors += 1
+                self._raise_if_storage(exc)
                 now = time.monotonic()
                 if now - self._last_error_log >= self.LOG_EVERY:
                     self._last_error_log = now
@@ -332,4 +337,43 @@ class Writer:
         if self.on_commit is not None:
             self.on_commit(st.rows_written)
 
+    # -- the storage failing (disk full) ------------------------------------------------
 
+    def _raise_if_storage(self, exc: sqlite3.Error) -> None:
+        """A failed transaction that is the storage's fault: StorageError (unless
+        closing, when the rows get the usual last try and are then dropped)."""
+        reason = storage_problem(exc)
+        if reason is not None and not self._closing:
+            raise StorageError(reason)
+
+    def _write_or_hold(self, conn: sqlite3.Connection, rows: list[Row]) -> bool:
+        """:meth:`_write`; when the storage failed, the rows are put back at the head of
+        the queue (True: not to be dropped; the caller's decrement of queued_rows is
+        balanced here)."""
+        try:
+            ok = self._write(conn, rows)
+        except StorageError as exc:
+            self._hold(rows, exc.reason)
+            with self._cond:
+                self._queued_rows += len(rows)  # the caller takes them off again
+            return True
+        if ok:
+            self._after_commit(conn)
+        return ok
+
+    def _hold(self, rows: list[Row], reason: str) -> None:
+        """Put ``rows`` back at the head of the queue (they are still counted in
+        queued_rows, so the queue stays bounded) and wait before trying again."""
+        with self._cond:
+            self._jobs.appendleft(("rows", rows))
+            deadline = time.monotonic() + self.storage.failed(reason, self._queued_rows)
+            while not self._closing and (left := deadline - time.monotonic()) > 0:
+                self._cond.wait(left)
+
+    def _after_commit(self, conn: sqlite3.Connection) -> None:
+        self.storage.committed(conn, idle=not self._jobs, queued=self._queued_rows)
+
+    @property
+    def problem(self) -> str | None:
+        """Why writes fail because of the storage ("disk full"), None while they work."""
+        return self.storage.problem

@@ -10,5 +10,7 @@ from micboardd.links.link import (
     LinkError,
 )
 from micboardd.links.ticker import LinkTicker
+from micboardd.links.transport import SharedPorts
 
-__all__ = ["CommandRefused", "CommandTimeout", "Link", "LinkDown", "LinkError", "LinkTicker"]
+__all__ = ["CommandRefused", "CommandTimeout", "Link", "LinkDown", "LinkError", "LinkTicker",
+           "SharedPorts"]

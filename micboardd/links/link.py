@@ -1,10 +1,10 @@
 """Device links: one task per receiver owns its socket.
 
-A link connects, runs the driver's handshake, keeps the connection alive, notices a dead
-or half-open peer from the silence that follows a keepalive, and reconnects with capped
-exponential backoff and jitter. Bytes go straight from the socket callback into the
-driver and the store (no task switch per read): the hot path is
-``data_received -> driver.receive_data -> store.apply``.
+A link connects (:mod:`.transport`), runs the driver's handshake, keeps the connection
+alive, decides the link's health from what it hears (:mod:`.health`), and reconnects a
+dead TCP connection with capped exponential backoff and jitter. Bytes go straight from
+the socket callback into the driver and the store (no task switch per read): the hot
+path is ``data_received -> driver.receive_data -> store.apply``.
 
 Links never touch browsers or the database.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from typing import Any
 
 import structlog
 
@@ -24,8 +23,18 @@ from micboardd.drivers import (
     CommandDone,
     CommandFailed,
     Driver,
+    Event,
     ProtocolError,
     driver_class,
+)
+from micboardd.links.health import GARBLED_HINT, UNREACHABLE_HINT, Hearing, verdict
+from micboardd.links.transport import (
+    LinkProtocol,
+    Outlet,
+    PortInUse,
+    SharedPorts,
+    open_tcp,
+    open_udp,
 )
 from micboardd.state import Store
 
@@ -34,8 +43,9 @@ log = structlog.get_logger("micboardd.link")
 BACKOFF_START = 0.25
 #: a receiver that comes back is reconnected within this (plus jitter); see Link.run
 BACKOFF_CAP = 2.0
-CONNECT_TIMEOUT = 3.0
 CHECK_EVERY = 0.25
+#: how often the garbled hint's count of malformed frames is brought up to date
+HINT_REFRESH_S = 5.0
 
 
 class LinkError(Exception):
@@ -54,35 +64,9 @@ class CommandTimeout(LinkError):
     pass
 
 
-class _Proto(asyncio.Protocol, asyncio.DatagramProtocol):
-    def __init__(self, link: Link) -> None:
-        self.link = link
-        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def data_received(self, data: bytes) -> None:
-        self.link._on_data(data)
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        self.link._on_data(data)
-
-    def error_received(self, exc: Exception) -> None:  # UDP: ICMP unreachable
-        if not self.lost.done():
-            self.lost.set_result(None)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.lost.done():
-            self.lost.set_result(None)
-
-
 class Link:
-    def __init__(
-        self,
-        cfg: DeviceConfig,
-        store: Store,
-        status: StatusConfig,
-        *,
-        rng: random.Random | None = None,
-    ) -> None:
+    def __init__(self, cfg: DeviceConfig, store: Store, status: StatusConfig, *,
+                 shared: SharedPorts | None = None, rng: random.Random | None = None) -> None:
         self.cfg = cfg
         self.id = cfg.id
         self.store = store
@@ -90,19 +74,23 @@ class Link:
         cls = driver_class(cfg.driver)
         self.driver: Driver = cls(meter_rate_ms=cfg.meter_rate_ms, channels=cfg.channel_count())
         self.port = cfg.port or cls.default_port
+        local = cfg.local_port if cfg.local_port is not None else cls.shared_local_port
+        self.local_port = local
+        self.shared = shared if local is not None else None
         self.rng = rng or random.Random()
         self.reconnects = 0
         self.connects = 0
         self.state = "connecting"
-        self._transport: asyncio.BaseTransport | None = None
+        self._hint: str | None = None
+        self._hint_at = 0.0
+        self._outlet: Outlet | None = None
         self._loop = asyncio.get_event_loop()
-        self._last_rx = 0.0
-        self._rx_since_connect = False
+        self._hearing = Hearing(since=0.0)
+        self._proto: LinkProtocol | None = None
         self._waiters: dict[int, asyncio.Future[None]] = {}
         self._task: asyncio.Task[None] | None = None
         self._session_end: asyncio.Future[None] | None = None
         self._stopping = False
-        self._malformed_logged = 0
         self._log = log.bind(device=cfg.id, driver=cfg.driver, peer=f"{cfg.host}:{self.port}")
 
     @property
@@ -117,6 +105,12 @@ class Link:
     def malformed(self) -> int:
         return self.driver.stats.malformed
 
+    @property
+    def stale_s(self) -> float:
+        """Silence after which a device that answered is no longer online: the family's
+        own (UDP families poll every second) or ``status.stale_s``."""
+        return type(self.driver).stale_after_s or self.status.stale_s
+
     # -- lifecycle --------------------------------------------------------------------
 
     def start(self) -> None:
@@ -125,11 +119,11 @@ class Link:
     async def stop(self) -> None:
         """Stop metering and close cleanly (QLX-D locks up if dropped while metering)."""
         self._stopping = True
-        t = self._transport
-        if t is not None and not t.is_closing():
+        out = self._outlet
+        if out is not None and not out.is_closing():
             self.driver.close()
             self._flush()
-            t.close()  # a TCP transport flushes its buffer before closing
+            out.close()  # a TCP transport flushes its buffer before closing
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -147,13 +141,18 @@ class Link:
                 was_online = await self._session(proto)
             except (OSError, TimeoutError) as exc:
                 failures += 1
-                self._set_state("offline", None)
+                hint = str(exc) if isinstance(exc, PortInUse) else None
+                self._set_state("offline", hint)
                 # log the first failure and then at doubling intervals, not every retry
                 if failures & (failures - 1) == 0:
                     self._log.warning("connect_failed", error=str(exc) or type(exc).__name__,
                                       attempts=failures)
+            except Exception:  # a bug must not end this receiver's link for good
+                failures += 1
+                self._set_state("offline", None)
+                self._log.exception("link_failed", attempts=failures)
             finally:
-                self._close_transport()
+                self._close_outlet()
                 self._fail_waiters(LinkDown("connection lost"))
             if self.stopping:
                 break
@@ -165,39 +164,33 @@ class Link:
             backoff = min(BACKOFF_CAP, backoff * 2)
             await asyncio.sleep(delay)
 
-    async def _connect(self) -> _Proto:
-        loop = self._loop
-        proto = _Proto(self)
+    async def _connect(self) -> LinkProtocol:
+        proto = LinkProtocol(self._on_data)
         self.connects += 1
-        transport: asyncio.BaseTransport
-        if self.driver.transport == "udp":
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: proto, remote_addr=(self.cfg.host, self.port)
-            )
+        host, port = self.cfg.host, self.port
+        if self.shared is not None and self.local_port is not None:
+            self._outlet = await self.shared.attach(self.local_port, host, port, proto)
+        elif self.driver.transport == "udp":
+            self._outlet = await open_udp(host, port, proto)
         else:
-            transport, _ = await asyncio.wait_for(
-                loop.create_connection(lambda: proto, self.cfg.host, self.port),
-                CONNECT_TIMEOUT,
-            )
-        self._transport = transport
+            self._outlet = await open_tcp(host, port, proto)
+        self._proto = proto
         return proto
 
-    async def _session(self, proto: _Proto) -> bool:
+    async def _session(self, proto: LinkProtocol) -> bool:
         """Run one connection until it dies; returns whether it was ever online."""
-        loop = self._loop
-        now = loop.time()
-        self._last_rx = now
-        self._rx_since_connect = False
+        now = self._loop.time()
+        self._hearing = Hearing(since=now)
         self.driver.connection_made(now)
         self._flush()
         self._session_end = proto.lost
         try:
-            # keepalives and staleness are checked by the shared LinkTicker (one timer
-            # for every link, not one wake-up per link)
+            # keepalives and health are checked by the shared LinkTicker (one timer for
+            # every link, not one wake-up per link)
             await proto.lost
         finally:
             self._session_end = None
-        online = self._rx_since_connect
+        online = self._hearing.last_valid is not None
         if self.state != "offline":
             self._set_state("offline", None)
             if online:
@@ -205,54 +198,76 @@ class Link:
         return online
 
     def check(self, now: float) -> None:
-        """Keepalive and stale detection; the LinkTicker calls this four times a second."""
+        """Keepalive and health; the LinkTicker calls this four times a second."""
         end = self._session_end
         if end is None or end.done():
             return
         self.driver.tick(now)
         self._flush()
-        silent_for = now - self._last_rx
-        if silent_for <= self.status.stale_s:
+        h = self._hearing
+        if self._proto is not None and self._proto.unreachable:
+            h.unreachable, self._proto.unreachable = True, False
+        rule = verdict(h, now, self.stale_s, self.driver.transport)
+        if not rule.state or rule.state == "online":
             return
-        if self._rx_since_connect:
-            self._log.warning("link_stale", silent_s=round(silent_for, 1))
-            self._set_state("offline", None)
+        if rule.state != self.state:
+            quiet = now - (h.last_valid if h.last_valid is not None else h.since)
+            self._log.warning("link_" + rule.state, quiet_s=round(quiet, 1),
+                              malformed=h.malformed_since_valid, why=rule.why)
+        self._set_state(rule.state, self._hint_for(rule.state, now))
+        if rule.action == "reconnect":
             end.set_result(None)
-        elif self.driver.transport == "udp":
-            self._set_state("offline", None)
-            end.set_result(None)
-        else:
-            # accepted the connection, never answered: keep trying on this socket
-            self._set_state("silent", type(self.driver).silent_hint)
 
-    def _close_transport(self) -> None:
-        if self.driver.transport == "udp" and self._transport is not None:
+    def _hint_for(self, state: str, now: float) -> str | None:
+        if state == "garbled":
+            if self.state == "garbled" and now - self._hint_at < HINT_REFRESH_S:
+                return self._hint  # the count moves on; the page need not every tick
+            self._hint_at = now
+            return GARBLED_HINT.format(n=self.driver.stats.malformed)
+        if self._hearing.unreachable:
+            return UNREACHABLE_HINT.format(port=self.port, host=self.cfg.host)
+        if state == "silent" or (state == "offline" and self._hearing.last_valid is None):
+            return type(self.driver).silent_hint
+        return None
+
+    def _close_outlet(self) -> None:
+        out, self._outlet = self._outlet, None
+        if out is None:
+            return
+        if out.datagrams and not out.is_closing():
             # a UDP receiver keeps metering to a socket we drop unless told to stop
             self.driver.close()
-            self._flush()
-        t, self._transport = self._transport, None
-        if t is not None:
-            t.abort() if isinstance(t, asyncio.Transport) else t.close()
+            for d in self.driver.datagrams_to_send():
+                out.send(d)
+        abort = getattr(out, "abort", None)
+        abort() if abort is not None else out.close()
 
     # -- data path --------------------------------------------------------------------
 
     def _on_data(self, data: bytes) -> None:
         now = self._loop.time()
         driver = self.driver
+        stats = driver.stats
+        frames, malformed = stats.frames, stats.malformed
         events = driver.receive_data(data, now)
         if driver._out:  # skip the call on the hot path when nothing is queued
             self._flush()
-        if not events:
-            return
-        self._last_rx = now
-        if not self._rx_since_connect:
-            self._rx_since_connect = True
-            if self.state == "silent":
-                # it ignored the handshake while silent: names and meters need it again
-                self.driver.resend_handshake()
+        h = self._hearing
+        answered_before = h.last_valid is not None
+        alive = h.heard(now, stats.frames - frames, stats.malformed - malformed)
+        if alive and self.state != "online":
+            if self.state in ("silent", "garbled") or (self.state == "offline"
+                                                       and answered_before):
+                # it ignored the handshake (silent), spoke nonsense (garbled) or was
+                # away while the socket stayed (UDP): names, subscriptions and meters
+                # need it again
+                driver.resend_handshake()
                 self._flush()
             self._set_state("online", None)
-        self.store.apply(self.id, events)
+        if not events:
+            return
+        if alive:
+            self.store.apply(self.id, events)
         for ev in events:
             t = type(ev)
             if t is ProtocolError:
@@ -263,18 +278,17 @@ class Link:
     def _flush(self) -> None:
         """Send what the driver queued: a byte stream over TCP, one datagram per frame
         over UDP."""
-        t = self._transport
-        if t is None or t.is_closing():
+        out = self._outlet
+        if out is None or out.is_closing():
             self.driver.data_to_send()  # discard: the next connection re-handshakes
             return
-        if self.driver.transport == "udp":
-            # (neither asyncio's nor uvloop's UDP transport is a DatagramTransport subclass)
+        if out.datagrams:
             for d in self.driver.datagrams_to_send():
-                t.sendto(d)  # type: ignore[attr-defined]
+                out.send(d)
         else:
             data = self.driver.data_to_send()
             if data:
-                t.write(data)  # type: ignore[attr-defined]
+                out.send(data)
 
     def _on_malformed(self, ev: ProtocolError) -> None:
         n = self.driver.stats.malformed
@@ -303,6 +317,7 @@ class Link:
         if state != self.state:
             self._log.info("link_state", state=state, previous=self.state)
             self.state = state
+        self._hint = hint
         self.store.set_link(self.id, state, hint)
 
     # -- commands ---------------------------------------------------------------------
@@ -313,7 +328,7 @@ class Link:
         Raises CommandInvalid/CommandUnsupported (nothing sent), LinkDown,
         CommandRefused (REP ERR) or CommandTimeout.
         """
-        if self.state != "online" or self._transport is None:
+        if self.state != "online" or self._outlet is None:
             raise LinkDown(f"{self.id} is {self.state}")
         cmd_id = self.driver.command(cmd)
         fut: asyncio.Future[None] = self._loop.create_future()
@@ -325,3 +340,6 @@ class Link:
             raise CommandTimeout(f"{self.id} did not confirm within {timeout:g} s") from None
         finally:
             self._waiters.pop(cmd_id, None)
+
+
+__all__ = ["CommandRefused", "CommandTimeout", "Event", "Link", "LinkDown", "LinkError"]

@@ -102,7 +102,7 @@ class MqttBridge:
             self._task.cancel()
             done, _ = await asyncio.wait({self._task}, timeout=STOP_TIMEOUT_S * 2)
             if not done:
-                log.warning("mqtt_stop_slow", broker=self.cfg.url)
+                log.warning("mqtt_stop_slow", broker=self.cfg.safe_url)
             self._task = None
         if self.remote is not None:
             self.remote.close()
@@ -180,15 +180,15 @@ class MqttBridge:
                     self.connected = True
                     self.stats.connects += 1
                     backoff = BACKOFF_MIN_S
-                    log.info("mqtt_connected", broker=self.cfg.url, client_id=self.identifier)
+                    log.info("mqtt_connected", broker=self.cfg.safe_url, client_id=self.identifier)
                     await self._session(client)
             except MqttError as exc:
                 self.stats.connect_failures += 1
                 log.warning("mqtt_disconnected" if self.connected else "mqtt_connect_failed",
-                            broker=self.cfg.url, error=str(exc), retry_in_s=round(backoff, 2))
+                            broker=self.cfg.safe_url, error=str(exc), retry_in_s=round(backoff, 2))
             except Exception:
                 self.stats.connect_failures += 1
-                log.exception("mqtt_bridge_failed", broker=self.cfg.url)
+                log.exception("mqtt_bridge_failed", broker=self.cfg.safe_url)
             finally:
                 self._client = None
                 if self.connected:

@@ -17,7 +17,7 @@ def broker_params(cfg: MqttConfig) -> dict[str, Any]:
     tls = cfg.tls or u.scheme == "mqtts"
     username = cfg.username if cfg.username is not None else (
         unquote(u.username) if u.username else None)
-    password = cfg.password if cfg.password is not None else (
+    password = cfg.password.get_secret_value() if cfg.password is not None else (
         unquote(u.password) if u.password else None)
     return {
         "hostname": u.hostname or "localhost",

@@ -12,6 +12,7 @@ from micboardd.config import MqttConfig
 from micboardd.drivers import driver_class
 from micboardd.mqtt.topics import Topics, object_id
 from micboardd.state import JSON, STATUSES
+from micboardd.state.status import MEANINGS, OFF_REASONS, SEVERITIES
 
 
 def _manufacturer(driver: str | None) -> str:
@@ -33,6 +34,17 @@ def _tristate(expr: str, on: str = "ON", off: str = "OFF") -> str:
     """Jinja for a nullable bool: ``None`` is how MQTT entities in HA say unknown."""
     return (f"{{% if {expr} is none %}}None{{% elif {expr} %}}{on}"
             f"{{% else %}}{off}{{% endif %}}")
+
+
+def _severity_template() -> str:
+    """Jinja giving a channel's severity from its status and ``tx.off_reason``, generated
+    from the one vocabulary (micboardd/state/status.py) so HA says what the tile says."""
+    st = orjson.dumps({k: m.severity for k, m in MEANINGS.items()}).decode()
+    rs = orjson.dumps({k: m.severity for k, m in OFF_REASONS.items()}).decode()
+    return ("{% set s = value_json.status %}{% set r = value_json.tx.off_reason %}"
+            f"{{% set st = {st} %}}{{% set rs = {rs} %}}"
+            "{% if r in rs and (s == 'TX_OFF' or s.startswith('PREV_')) %}{{ rs[r] }}"
+            "{% else %}{{ st.get(s, 'info') }}{% endif %}")
 
 
 #: (suffix, component, fields) of the Home Assistant entities of one channel
@@ -60,6 +72,10 @@ SENSORS: tuple[tuple[str, str, JSON], ...] = (
     ("status", "sensor", {
         "name": "Status", "device_class": "enum", "options": list(STATUSES),
         "value_template": "{{ value_json.status }}",
+    }),
+    ("severity", "sensor", {
+        "name": "Severity", "device_class": "enum", "options": list(SEVERITIES),
+        "icon": "mdi:alert-circle-outline", "value_template": _severity_template(),
     }),
     ("name", "sensor", {
         "name": "Name", "icon": "mdi:label-outline", "value_template": "{{ value_json.name }}",

@@ -44,7 +44,7 @@ class MqttPart:
         if cfg is not None:
             self.bridge = MqttBridge(self.store, cfg, self.run_command)
             self.bridge.start()
-            log.info("mqtt_bridge_started", broker=cfg.url, site=cfg.site,
+            log.info("mqtt_bridge_started", broker=cfg.safe_url, site=cfg.site,
                      discovery=cfg.discovery, commands=cfg.commands,
                      remote_sites=cfg.remote_sites)
 

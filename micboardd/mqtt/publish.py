@@ -16,12 +16,13 @@ from micboardd.mqtt.discovery import Discovery
 from micboardd.mqtt.remote import SITES
 from micboardd.mqtt.topics import Topics
 from micboardd.state import JSON, Store
+from micboardd.state.status import channel_meaning, meaning
 
 MAX_EVENTS = 512
 
 _CORE_SECTIONS = frozenset({"devices", "channels", "slots", "groups", "seq", SITES})
 _METER_FIELDS = {
-    "rf": frozenset({"antennas", "level_pct", "rssi_dbm", "quality"}),
+    "rf": frozenset({"antennas", "level_pct", "rssi_dbm", "quality", "antenna_warning"}),
     "audio": frozenset({"level_pct", "dbfs", "peak_dbfs", "peak"}),
 }
 
@@ -144,8 +145,11 @@ class Publisher:
         before = self._last_status.get(key)
         self._last_status[key] = status
         if before is not None and before != status:
+            ch = self.store.channels.get(key)
+            m = channel_meaning(ch) if ch is not None else meaning(status)
             self._event({"type": "status", "channel": key, "status": status,
-                         "previous": before})
+                         "previous": before, "severity": m.severity, "label": m.label,
+                         "message": m.sentence})
 
     def _link_changed(self, dev_id: str, link: str) -> None:
         before = self._last_link.get(dev_id)

@@ -39,7 +39,7 @@ _MAX_STR = 256
 _DEVICE_KEYS = ("id", "driver", "host", "port", "link", "link_hint", "model", "firmware",
                 "device_name", "last_seen")
 _METERS = {
-    "rf": ("antennas", "level_pct", "rssi_dbm", "quality"),
+    "rf": ("antennas", "level_pct", "rssi_dbm", "quality", "antenna_warning"),
     "audio": ("level_pct", "dbfs", "peak_dbfs", "peak"),
 }
 _MISSING = object()

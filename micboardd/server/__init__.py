@@ -5,6 +5,7 @@ from micboardd.server.app import make_app, reconfigure
 from micboardd.server.context import DAEMON, DaemonView, LayoutNotSaved, LinkView, Metric
 from micboardd.server.endpoints import Endpoint
 from micboardd.server.hub import Hub
+from micboardd.server.limits import LIMITS, LimitedSite, raise_fd_limit
 
-__all__ = ["DAEMON", "DaemonView", "Endpoint", "Hub", "LayoutNotSaved", "LinkView", "Metric",
-           "make_app", "reconfigure"]
+__all__ = ["DAEMON", "LIMITS", "DaemonView", "Endpoint", "Hub", "LayoutNotSaved", "LimitedSite",
+           "LinkView", "Metric", "make_app", "raise_fd_limit", "reconfigure"]

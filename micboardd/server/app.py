@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import math
 from collections.abc import Iterable
 
 import structlog
@@ -14,6 +14,8 @@ from micboardd.server.api import ENDPOINTS as READS
 from micboardd.server.auth import GUARD, AuthError, Guard
 from micboardd.server.context import DAEMON, DaemonView
 from micboardd.server.endpoints import Endpoint, Handler, InvalidInput, register
+from micboardd.server.limits import LIMITS, ConnectionLimits, mark_started
+from micboardd.server.origin import GATE, Gatekeeper, gatekeeper
 from micboardd.server.responses import error
 from micboardd.server.static import add_static
 from micboardd.server.websocket import ws_handler
@@ -24,12 +26,17 @@ log = structlog.get_logger("micboardd.http")
 MAX_BODY = 256 * 1024
 
 
-def make_app(daemon: DaemonView, parts: Iterable[Endpoint] = ()) -> web.Application:
+def make_app(daemon: DaemonView, parts: Iterable[Endpoint] = (),
+             fd_limit: int | None = None) -> web.Application:
     """The application: the core endpoints, those of the optional parts, the websocket
-    and the dashboard's files."""
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[_errors, _security_headers])
+    and the dashboard's files. Serve it through :class:`~.limits.LimitedSite` so that
+    its connection limits apply (``fd_limit``: the descriptors the process may hold)."""
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[
+        mark_started, _security_headers, gatekeeper, _errors])
     app[DAEMON] = daemon
     app[GUARD] = Guard(daemon.config.http)
+    app[GATE] = Gatekeeper(daemon.config.http)
+    app[LIMITS] = ConnectionLimits(daemon.config.http, fd_limit)
     register(app, [*READS, *WRITES, *parts])
     app.router.add_get("/ws", ws_handler)
     add_static(app)
@@ -37,8 +44,11 @@ def make_app(daemon: DaemonView, parts: Iterable[Endpoint] = ()) -> web.Applicat
 
 
 def reconfigure(app: web.Application, config: Config) -> None:
-    """A reloaded configuration: the guard follows its tokens and modes."""
+    """A reloaded configuration: the guard follows its tokens and modes, the gate its
+    names and origins, the limits their numbers."""
     app[GUARD].cfg = config.http
+    app[GATE].configure(config.http)
+    app[LIMITS].configure(config.http)
 
 
 @web.middleware
@@ -64,15 +74,22 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             return resp
         raise
     except AuthError as exc:
-        delay = request.app[GUARD].delay_for(request.remote)
-        if delay:
-            await asyncio.sleep(delay)
-        log.warning("write_refused", peer=request.remote, path=request.path, status=exc.status,
-                    reason=exc.reason)
-        resp = error(exc.status, exc.reason)
-        if exc.status == 401:
-            resp.headers["WWW-Authenticate"] = 'Bearer realm="micboardd"'
-        return resp
+        return refused(request, exc)
+
+
+def refused(request: web.Request, exc: AuthError) -> web.Response:
+    """The answer to a write the guard refused (logged at most once per 10 s per peer
+    and status: a guesser cannot flood the log)."""
+    skipped = request.app[GUARD].refusals.due(f"{exc.status}:{request.remote}")
+    if skipped is not None:
+        log.warning("write_refused", peer=request.remote, path=request.path,
+                    status=exc.status, reason=exc.reason, refused_since_last_line=skipped)
+    resp = error(exc.status, exc.reason)
+    if exc.status == 401:
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="micboardd"'
+    if exc.retry_after:
+        resp.headers["Retry-After"] = str(math.ceil(exc.retry_after))
+    return resp
 
 
 async def _allowed(request: web.Request) -> set[str]:

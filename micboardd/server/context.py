@@ -47,6 +47,7 @@ class DaemonView(Protocol):
     reloads: int
     reload_failures: int
     last_reload_error: str | None
+    env_sources: list[str]
 
     @property
     def links(self) -> Mapping[str, LinkView]: ...
@@ -64,6 +65,10 @@ class DaemonView(Protocol):
 
     def part_metrics(self) -> list[Metric]:
         """Metrics of the optional parts (history, alerts, MQTT)."""
+
+    def problems(self) -> list[str]:
+        """What is degraded right now (the history disk is full ...); empty when all is
+        well."""
 
 
 DAEMON: web.AppKey[DaemonView] = web.AppKey("daemon", DaemonView)

@@ -8,6 +8,7 @@ problems the way configuration files do: JSON path and what was expected.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -19,6 +20,7 @@ from micboardd.config import problems
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
+BODY_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +67,13 @@ class InvalidInput(web.HTTPBadRequest):
 
 async def parse_body(request: web.Request, model: type[M], *, required: bool = True
                      ) -> M | None:
-    """The request body as ``model``: 400 with JSON paths when it does not fit."""
-    raw = await request.read()
+    """The request body as ``model``: 400 with JSON paths when it does not fit; 408 when
+    it does not arrive within BODY_TIMEOUT_S (a slow sender cannot hold a connection)."""
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            raw = await request.read()
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(reason="the request body did not arrive in time") from None
     if not raw.strip():
         if required:
             raise InvalidInput("request body", [("$", "a JSON object is required")])

@@ -3,14 +3,55 @@ hot path counts nothing extra)."""
 
 from __future__ import annotations
 
-from micboardd.server.context import DaemonView
+from collections.abc import Iterable
+
+from aiohttp import web
+
+from micboardd.server.auth import GUARD
+from micboardd.server.context import DaemonView, Metric
+from micboardd.server.limits import LIMITS
+from micboardd.server.origin import GATE
 
 
 def _esc(v: str) -> str:
     return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def render_metrics(d: DaemonView) -> str:
+def server_metrics(app: web.Application) -> list[Metric]:
+    """What the doors of the server counted: connections, refusals, token guesses."""
+    lim, gate, guard = app[LIMITS], app[GATE], app[GUARD]
+    th = guard.throttle.stats
+    return [
+        ("http_connections", "gauge", "Open HTTP connections (websockets included).",
+         lim.open),
+        ("http_connections_refused_total", "counter",
+         "Connections refused at once: an address held its maximum, or the server did.",
+         lim.stats.refused_peer + lim.stats.refused_total),
+        ("http_connections_refused_peer_total", "counter",
+         "Connections refused because their address held http.max_connections_per_peer.",
+         lim.stats.refused_peer),
+        ("http_header_timeouts_total", "counter",
+         "Connections closed for not sending a request within http.header_timeout_s.",
+         lim.stats.header_timeouts),
+        ("http_bad_host_total", "counter",
+         "Requests refused for their Host header (DNS rebinding, malformed).",
+         gate.stats.bad_host),
+        ("http_bad_origin_total", "counter",
+         "Writes and websockets refused for their Origin (another site's page).",
+         gate.stats.bad_origin),
+        ("http_bad_content_type_total", "counter", "Writes refused for not being JSON.",
+         gate.stats.bad_content_type),
+        ("auth_token_checks_total", "counter", "Unknown tokens checked against the hashes.",
+         th.attempts),
+        ("auth_failures_total", "counter", "Tokens that were wrong.", guard.failed_total),
+        ("auth_throttled_total", "counter",
+         "Token attempts refused unchecked while their address was blocked.", th.refused),
+        ("auth_lockouts_total", "counter", "Addresses locked out for guessing tokens.",
+         th.lockouts),
+    ]
+
+
+def render_metrics(d: DaemonView, extra: Iterable[Metric] = ()) -> str:
     out: list[str] = []
 
     def metric(name: str, kind: str, help_: str, samples: list[tuple[dict[str, str], float]]
@@ -49,6 +90,6 @@ def render_metrics(d: DaemonView) -> str:
            [({}, d.reloads)])
     metric("config_reload_failures_total", "counter", "Configuration reloads refused.",
            [({}, d.reload_failures)])
-    for name, kind, help_, value in d.part_metrics():
+    for name, kind, help_, value in [*extra, *d.part_metrics()]:
         metric(name, kind, help_, [({}, value)])
     return "\n".join(out) + "\n"

@@ -28,7 +28,9 @@ ERROR: JSON = {
 }
 _REASONS = {400: "invalid request", 401: "a bearer token is required or was wrong",
             403: "not allowed", 404: "not found", 405: "method not allowed",
-            409: "conflict", 413: "body too large", 422: "refused value",
+            408: "the body did not arrive in time", 409: "conflict", 413: "body too large",
+            415: "a write's body must be application/json", 422: "refused value",
+            429: "too many wrong tokens from this address (see Retry-After)",
             502: "the device refused", 503: "unavailable", 504: "the device did not confirm"}
 
 
@@ -100,7 +102,9 @@ def _operation(ep: Endpoint, schemas: _Schemas) -> JSON:
     errors = set(ep.errors)
     if ep.write:
         op["security"] = [{"bearer": []}]
-        errors |= {401, 403}
+        errors |= {401, 403, 415, 429}
+        if ep.body is not None:
+            errors.add(408)
     if ep.body is not None or ep.query is not None:
         errors.add(400)
     for status in sorted(errors):
@@ -128,7 +132,9 @@ def openapi_document(app: web.Application, version: str) -> JSON:
         "info": {"title": "micboardd", "version": version,
                  "description": "Wireless microphone monitoring. Reads are open; writes "
                                 "need an operator bearer token (or loopback when no token "
-                                "is configured). Live updates: websocket /ws."},
+                                "is configured), a JSON body, and, from a browser, the "
+                                "daemon's own origin or one in http.origins "
+                                "(docs/security.md). Live updates: websocket /ws."},
         "paths": paths,
         "components": {"schemas": schemas.components, "securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer"}}},

@@ -20,11 +20,26 @@ def error(status: int, message: str, **extra: Any) -> web.Response:
     return json_response({"error": message, **extra}, status)
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def csv_cell(v: Any) -> Any:
+    """A cell a spreadsheet will not run: text starting like a formula (``=1+2``,
+    ``+cmd``, ``@SUM``, ``-2+3``) gets a leading apostrophe (OWASP's advice); numbers,
+    also as text, stay as they are."""
+    if v is None:
+        return ""
+    if isinstance(v, str) and v.startswith(_FORMULA_START) and not _NUMBER.match(v):
+        return "'" + v
+    return v
+
+
 def csv_response(header: list[str], rows: list[list[Any]], filename: str) -> web.Response:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(["" if v is None else v for v in r] for r in rows)
+    w.writerow([csv_cell(h) for h in header])
+    w.writerows([csv_cell(v) for v in r] for r in rows)
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", filename)  # it goes into a header
     return web.Response(text=buf.getvalue(), content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{safe}"'})

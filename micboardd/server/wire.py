@@ -33,6 +33,7 @@ METER_FIELDS: tuple[tuple[str, str], ...] = (
     ("audio", "dbfs"),
     ("audio", "peak_dbfs"),
     ("audio", "peak"),
+    ("rf", "antenna_warning"),  # added last: earlier fields keep their bits
 )
 METER_FIELD_NAMES = [f"{s}.{n}" for s, n in METER_FIELDS]
 #: everything that may travel in a meter-only patch (the store paces these): meters, the

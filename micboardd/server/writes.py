@@ -68,7 +68,7 @@ class DevicePath(_Body):
 
 
 async def put_slots(request: web.Request) -> web.Response:
-    who = authorize(request)
+    who = await authorize(request)
     body = await parse_body(request, Layout)
     assert body is not None
     d = daemon_of(request)
@@ -81,7 +81,7 @@ async def put_slots(request: web.Request) -> web.Response:
     except ConfigError as exc:
         return error(422, "invalid layout", problems=[
             {"path": w, "problem": p} for w, p in exc.problems])
-    except LayoutNotSaved as exc:
+    except LayoutNotSaved as exc:  # the configuration file is gone, the state dir is full
         return error(503, str(exc))
     after = {"slots": d.store.slots, "groups": d.store.groups}
     d.audit(who.name, "layout", before, after)
@@ -95,7 +95,7 @@ async def run_command(d: DaemonView, who: Principal, device_id: str, channel: in
 
 
 async def _command(request: web.Request, device_id: str, channel: int | None) -> web.Response:
-    who = authorize(request)
+    who = await authorize(request)
     model: type[CommandBody | DeviceCommandBody] = (
         CommandBody if channel is not None else DeviceCommandBody)
     body = await parse_body(request, model)

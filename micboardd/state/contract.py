@@ -14,6 +14,8 @@ from typing import Any, Literal
 # pydantic (the OpenAPI generator) needs typing_extensions' TypedDict on Python < 3.12
 from typing_extensions import TypedDict
 
+from micboardd.drivers import driver_class
+
 JSON = dict[str, Any]
 
 LinkState = Literal["connecting", "online", "offline", "silent", "garbled"]
@@ -42,6 +44,12 @@ class TxState(TypedDict):
     muted: bool | None
     offset_db: float | None
     power_lock: bool | None
+    #: how the transmitter went away: "switched_off" (its RF was healthy up to the end),
+    #: "lost" (its RF had faded first: a dropout), "rf_muted" (an IEM transmitter's RF
+    #: output muted); null while it is on air (docs/contract-changes.md)
+    off_reason: Literal["switched_off", "lost", "rf_muted"] | None
+    #: when the receiver stopped hearing it (epoch s); null while it is on air
+    last_seen: float | None
 
 
 class RfState(TypedDict):
@@ -51,6 +59,7 @@ class RfState(TypedDict):
     quality: int | None  # 0..5 where the family has it
     interference: bool | None
     encryption_ok: bool | None
+    antenna_warning: bool | None  # an antenna LED red (Axient Digital)
 
 
 class AudioState(TypedDict):
@@ -89,6 +98,7 @@ class DeviceState(TypedDict):
     device_name: str | None
     last_seen: float | None
     channels: list[str]
+    name_max: int | None  # the longest channel name the family takes (None: unknown)
 
 
 class SlotState(TypedDict):
@@ -105,6 +115,23 @@ class GroupState(TypedDict):
     key: str | None
 
 
+class Meaning(TypedDict):
+    severity: Literal["ok", "info", "warning", "critical"]
+    label: str
+    sentence: str
+    icon: str
+    live: bool
+
+
+class Vocabulary(TypedDict):
+    """What each status means (micboardd/state/status.py), so the page keeps no copy."""
+
+    severities: list[str]  # least to most urgent
+    statuses: dict[str, Meaning]  # every status, plus NO_DATA and UNKNOWN (page only)
+    off_reasons: dict[str, Meaning]  # tx.off_reason refines PREV_* and TX_OFF
+    off_reason_refines: list[str]  # the statuses it refines
+
+
 class State(TypedDict):
     """``GET /api/state``; a websocket snapshot carries the same without ``seq``.
     Optional parts add sections of their own (``alerts``, ``sites``)."""
@@ -114,6 +141,7 @@ class State(TypedDict):
     channels: dict[str, ChannelState]
     slots: list[SlotState]
     groups: list[GroupState]
+    statuses: Vocabulary
 
 
 def empty_channel(device_id: str, number: int) -> JSON:
@@ -129,11 +157,12 @@ def empty_channel(device_id: str, number: int) -> JSON:
         "tx": {
             "present": None, "model": None, "battery_bars": None, "battery_percent": None,
             "battery_minutes": None, "battery_minutes_state": None, "battery_type": None,
-            "muted": None, "offset_db": None, "power_lock": None,
+            "muted": None, "offset_db": None, "power_lock": None, "off_reason": None,
+            "last_seen": None,
         },
         "rf": {
             "antennas": None, "level_pct": None, "rssi_dbm": None, "quality": None,
-            "interference": None, "encryption_ok": None,
+            "interference": None, "encryption_ok": None, "antenna_warning": None,
         },
         "audio": {
             "level_pct": None, "dbfs": None, "peak_dbfs": None, "peak": None,
@@ -148,13 +177,23 @@ def new_device(device_id: str, driver: str, host: str, port: int, model: str | N
     return {
         "id": device_id, "driver": driver, "host": host, "port": port,
         "link": "connecting", "link_hint": None, "model": model, "firmware": None,
-        "device_name": None, "last_seen": None, "channels": [],
+        "device_name": None, "last_seen": None, "channels": [], "name_max": name_max(driver),
     }
+
+
+def name_max(driver: str) -> int | None:
+    """The longest channel name a family takes (its ``NAME_MAX``, else ``NAME_WIDTH``)."""
+    try:
+        cls = driver_class(driver)
+    except KeyError:
+        return None
+    n = getattr(cls, "NAME_MAX", getattr(cls, "NAME_WIDTH", None))
+    return n if isinstance(n, int) else None
 
 
 #: Fields that go null when a receiver link drops: a meter frozen at its last value would
 #: lie. Names, frequency and the last battery reading stay (and PREV_* shows their age).
 CLEARED_ON_OFFLINE: dict[str, tuple[str, ...]] = {
-    "rf": ("antennas", "level_pct", "rssi_dbm", "quality"),
+    "rf": ("antennas", "level_pct", "rssi_dbm", "quality", "antenna_warning"),
     "audio": ("level_pct", "dbfs", "peak_dbfs", "peak"),
 }

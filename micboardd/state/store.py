@@ -19,10 +19,10 @@ from typing import Any, Protocol
 import structlog
 
 from micboardd.config import Config, DeviceConfig, SlotConfig
-from micboardd.drivers import ChannelUpdate, DeviceUpdate, Event
+from micboardd.drivers import ChannelUpdate, DeviceUpdate, Event, driver_class
 from micboardd.state.batcher import PatchBatcher
 from micboardd.state.contract import CLEARED_ON_OFFLINE, JSON, empty_channel, new_device
-from micboardd.state.status import Holds, derive
+from micboardd.state.status import Holds, battery_level, derive, vocabulary
 
 _log = structlog.get_logger("micboardd.state")
 
@@ -81,12 +81,12 @@ class Store:
     def state(self) -> JSON:
         """Everything but ``seq``: what a websocket snapshot carries."""
         return {"devices": self.devices, "channels": self.channels, "slots": self.slots,
-                "groups": self.groups, **self.sections}
+                "groups": self.groups, "statuses": _VOCABULARY, **self.sections}
 
     def put(self, section: str, key: str, value: JSON | None) -> None:
         """Set (or with None delete) ``state[section][key]`` for an optional part, e.g.
         an alert episode; patched to clients like everything else."""
-        if section in ("devices", "channels", "slots", "groups", "seq"):
+        if section in ("devices", "channels", "slots", "groups", "seq", "statuses"):
             raise ValueError(f"{section!r} belongs to the store")
         sec = self.sections.setdefault(section, {})
         if value is None:
@@ -117,7 +117,7 @@ class Store:
             self.batch.pend((), {"groups": copy.deepcopy(groups)})
 
     def add_device(self, d: DeviceConfig) -> None:
-        port = d.port or 2202
+        port = d.port or driver_class(d.driver).default_port
         if d.id in self.devices:
             dev = self.devices[d.id]
             changes = {k: v for k, v in (("driver", d.driver), ("host", d.host),
@@ -194,6 +194,8 @@ class Store:
             ch = self.channels[key]
             if link != "online":
                 self._meter_latest.pop(key, None)  # never resurrect meters of a dead link
+            if was_online != (link == "online"):
+                self._holds[key].link(link == "online", ch["tx"], now)
             if was_online and link != "online":
                 for section, names in CLEARED_ON_OFFLINE.items():
                     sec = ch[section]
@@ -202,7 +204,7 @@ class Store:
                         # null means "unknown" in the contract; keep the key, send null
                         sec.update(cleared)
                         self.batch.pend(("channels", key, section), cleared)
-            self._restatus(key, ch, now)
+            self._restatus(key, ch, now, heard=False)
 
     def apply(self, device_id: str, events: Iterable[Event]) -> None:
         """Apply driver events from one device's link."""
@@ -315,6 +317,8 @@ class Store:
                     psec[name] = value
                 if section == "tx" or name == "peak":
                     restatus = True
+                elif name == "level_pct" and section == "rf":
+                    self._holds[key].note_rf(value, now)
         if pch is None:
             return
         if not meter:
@@ -327,10 +331,18 @@ class Store:
 
     # -- status -----------------------------------------------------------------------
 
-    def _restatus(self, key: str, ch: JSON, now: float) -> None:
+    def _restatus(self, key: str, ch: JSON, now: float, heard: bool = True) -> None:
+        """Derive the status again (``heard``: after news from the receiver, which may
+        say the transmitter came or went)."""
         holds = self._holds[key]
         tx = ch["tx"]
-        holds.note(tx["battery_bars"], ch["audio"]["peak"], now, self.config.status.peak_hold_s)
+        holds.note(battery_level(tx["battery_bars"], tx["battery_minutes"]),
+                   ch["audio"]["peak"], now, self.config.status.peak_hold_s)
+        dev = self.devices.get(ch["device"])
+        went = holds.went(tx, dev is not None and dev["link"] == "online", now) if heard else {}
+        if went:
+            tx.update(went)
+            self.batch.pend(("channels", key, "tx"), dict(went))
         status = self._derive_status(ch, holds, now, ch["device"])
         old = ch["status"]
         if status != old:
@@ -346,8 +358,8 @@ class Store:
         dev = self.devices.get(device_id)
         tx = ch["tx"]
         return derive(holds.facts(dev is not None and dev["link"] == "online",
-                                  tx["battery_bars"], tx["present"], now,
-                                  self.config.status.prev_hold_s))
+                                  battery_level(tx["battery_bars"], tx["battery_minutes"]),
+                                  tx["present"], now, self.config.status.prev_hold_s))
 
     def sweep(self) -> None:
         """Expire PREV_* and AUDIO_PEAK holds; the daemon calls this once a second."""
@@ -356,7 +368,7 @@ class Store:
         for key, holds in self._holds.items():
             ch = self.channels[key]
             if holds.expired(ch["status"], now, hold):
-                self._restatus(key, ch, now)
+                self._restatus(key, ch, now, heard=False)
 
     # -- flushing ---------------------------------------------------------------------
 
@@ -376,6 +388,9 @@ class Store:
             except Exception:  # a broken consumer must not break the store
                 self.stats.subscriber_errors += 1
                 _log.exception("subscriber_failed", subscriber=repr(fn))
+
+
+_VOCABULARY = vocabulary()
 
 
 #: Fields that travel at the meter pace although drivers do not call them meters: the

@@ -32,8 +32,8 @@ def test_label_typed_in_editor_is_saved_and_other_pages_follow(
 ) -> None:
     page = open_page(demo.url + "/")
     other = open_page(demo.url + "/?view=tv&group=Band", 1280, 720)
-    wait_live(page, 19)
-    wait_live(other, 10)
+    wait_live(page, 24)
+    wait_live(other, 12)
     edit_label(page, 3, "HH03 / Pastor Mike")
     page.locator("#editor").get_by_role("button", name="Save").click()
     expect(page.locator("#editor")).to_be_hidden()
@@ -55,13 +55,13 @@ def test_label_typed_in_editor_is_saved_and_other_pages_follow(
     row.locator(".ed-group").fill("Talk show")
     page.locator("#editor").get_by_role("button", name="Save").click()
     expect(page.locator("#editor")).to_be_hidden()
-    expect(other.locator(".tile")).to_have_count(9)
+    expect(other.locator(".tile")).to_have_count(11)
     expect(page.locator("#groups")).to_contain_text("Talk show")
 
 
 def test_editor_refuses_bad_input_without_saving(demo: DemoDaemon, open_page: Any) -> None:
     page = open_page(demo.url + "/")
-    wait_live(page, 19)
+    wait_live(page, 24)
     before = http_json(f"{demo.url}/api/state")["slots"]
     page.keyboard.press("e")
     page.locator('#editor tr[data-slot="4"] .ed-slot').fill("5")  # slot 5 twice
@@ -121,3 +121,37 @@ def test_write_token_is_asked_once_kept_and_sent(token_daemon: DemoDaemon, open_
     editor.get_by_role("button", name="Save").click()
     expect(editor).to_be_hidden()
     expect(tile(page, 4).locator(".t-name")).to_have_text("Guitar")
+
+
+def test_editor_renames_the_receiver_channel_within_its_limit(
+    demo: DemoDaemon, open_page: Any
+) -> None:
+    page = open_page(demo.url + "/")
+    wait_live(page, 24)
+    page.keyboard.press("e")
+    row = page.locator('#editor tr[data-slot="3"]')  # rx-band-a/3, a ULX-D: 8 characters
+    name = row.locator(".ed-rxname")
+    expect(name).to_have_value("BV PRIYA")
+    # the family's limit is shown before saving, and typing stops there
+    expect(name).to_have_attribute("maxlength", "8")
+    expect(row.locator(".ed-limit")).to_have_text("8/8")
+    name.fill("")
+    name.press_sequentially("PASTOR MIKE")
+    expect(name).to_have_value("PASTOR M")
+    expect(row.locator(".ed-limit")).to_have_text("8/8")
+    name.fill("PASTOR")
+    expect(row.locator(".ed-limit")).to_have_text("6/8")
+    page.locator("#editor").get_by_role("button", name="Save").click()
+    expect(page.locator("#editor")).to_be_hidden()
+    assert http_json(f"{demo.url}/api/state")["channels"]["rx-band-a/3"]["name"] == "PASTOR"
+    # a name the receiver cannot take: its refusal is said, with the slot
+    page.keyboard.press("e")
+    name.fill("PR\u00caTRE")
+    page.locator("#editor").get_by_role("button", name="Save").click()
+    msg = page.locator("#ed-msg")
+    expect(msg).to_have_attribute("data-kind", "error")
+    expect(msg).to_contain_text(
+        "Slot 3: the receiver did not take the name \u201cPR\u00caTRE\u201d")
+    expect(msg).to_contain_text("ASCII")
+    expect(page.locator("#editor")).to_be_visible()  # nothing lost: fix it and save again
+    assert http_json(f"{demo.url}/api/state")["channels"]["rx-band-a/3"]["name"] == "PASTOR"

@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 from dashkit import DemoDaemon, http_json, tile, wait_live
 from playwright.sync_api import expect
 
-BAND = 10  # demo slots in group "Band"
-TALK = 7  # in group "Talk show"
-ALL = 19
+BAND = 12  # demo slots in group "Band"
+TALK = 9  # in group "Talk show"
+ALL = 24  # the demo slots (config/demo.json)
 
 
 def query(page: Any) -> dict[str, list[str]]:
@@ -67,7 +67,7 @@ def test_group_buttons_work_by_tap(demo: DemoDaemon, open_page: Any) -> None:
     page = open_page(demo.url + "/")
     wait_live(page, ALL)
     page.get_by_role("button", name=re.compile("^IEM")).click()
-    expect(page.locator(".tile")).to_have_count(2)
+    expect(page.locator(".tile")).to_have_count(3)  # two PSM1000 and a G4 IEM
     page.get_by_role("button", name=re.compile("^All")).click()
     expect(page.locator(".tile")).to_have_count(ALL)
     page.get_by_role("button", name="TV view (t)").click()
@@ -105,7 +105,8 @@ def test_phone_layout_has_no_sideways_scrolling(demo: DemoDaemon, open_page: Any
         expect(page.get_by_role("button", name="Edit slots and groups (e)")).to_be_visible()
         columns = page.locator(".tile").evaluate_all(
             "els => new Set(els.map(e => Math.round(e.getBoundingClientRect().left))).size")
-        assert columns >= 2, (width, columns)
+        # a phone gets one column of full-width tiles (values stay readable), a tablet more
+        assert columns >= (1 if width < 500 else 2), (width, columns)
 
 
 LOGIC = """async () => {
