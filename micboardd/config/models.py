@@ -116,6 +116,8 @@ class SlotConfig(_Model):
 class GroupConfig(_Model):
     name: Annotated[str, Field(min_length=1, max_length=64)]
     key: Annotated[str, Field(max_length=1)] | None = None
+    #: the tiles of this group draw their RF and audio of the last minute
+    charts: StrictBool = True
 
 
 class TokenConfig(_Model):

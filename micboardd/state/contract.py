@@ -126,6 +126,7 @@ def slot(fields: JSON) -> JSON:
 class GroupState(TypedDict):
     name: str
     key: str | None
+    charts: bool  # its tiles draw live RF and audio charts
 
 
 class Meaning(TypedDict):
