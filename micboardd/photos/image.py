@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Any
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 #: the largest upload read (a 48 MP phone photo is 10-20 MB)
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
@@ -31,6 +32,14 @@ WEBP_QUALITY = 78
 JPEG_QUALITY = 80
 #: a transparent photo is shown on this (the tiles' own dark background)
 BACKDROP = (18, 23, 29)
+
+
+#: the EXIF Orientation tag, and what turns each of its values upright (EXIF 2.3, 4.6.4 A)
+_ORIENTATION = 0x0112
+_UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+            4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+            6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90}
 
 
 class PhotoRefused(Exception):
@@ -90,10 +99,16 @@ def process(data: bytes) -> Encoded:
 def _reduce(img: Image.Image) -> Image.Image:
     """Upright, at most TILE_PX on the longest side, RGB, with no metadata at all."""
     # a JPEG decodes at 1/2, 1/4 or 1/8 scale straight away: a 48 MP photo never
-    # needs its full size in memory
-    img.draft("RGB", (TILE_PX * 2, TILE_PX * 2))
-    upright = ImageOps.exif_transpose(img)
-    upright.thumbnail((TILE_PX, TILE_PX), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    # needs its full size in memory (Any: Pillow 10.3 does not type draft)
+    draft: Any = img.draft
+    draft("RGB", (TILE_PX * 2, TILE_PX * 2))
+    turn = _UPRIGHT.get(img.getexif().get(_ORIENTATION, 1))
+    upright = img.transpose(turn) if turn is not None else img.copy()
+    w, h = upright.size
+    if max(w, h) > TILE_PX:
+        scale = TILE_PX / max(w, h)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        upright = upright.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
     if upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info:
         rgba = upright.convert("RGBA")
         rgb = Image.new("RGB", rgba.size, BACKDROP)
