@@ -152,6 +152,11 @@ async def test_photos_survive_a_restart_and_refusals_keep_nothing(tmp_path: Path
                 async with s.post(f"{base}/api/photos", data=form) as r:
                     assert r.status == status, await r.text()
                     assert (await r.json())["error"]
+            # a body that only claims to be multipart: a part header that is not one
+            junk = b"--XX\r\nnot a header line\r\n\r\nx\r\n--XX--\r\n"
+            async with s.post(f"{base}/api/photos", data=junk, headers={
+                    "Content-Type": "multipart/form-data; boundary=XX"}) as r:
+                assert r.status == 400 and "multipart" in (await r.json())["error"]
     files = sorted(p.name for p in (tmp_path / "state" / "photos").iterdir())
     assert len(files) == 3 and "index.json" in files
     async with running_daemon(cfg, tmp_path) as d:

@@ -206,6 +206,8 @@ export class Editor {
     };
     kind.addEventListener("change", applyKind);
     applyKind();
+    // the thumbnail follows the name typed (a photo goes with a performer name)
+    tr.querySelector(".ed-label").addEventListener("change", () => this.refreshPhoto(tr));
     this.addDrop(tr);
     this.slotBody.append(tr);
     this.refreshPhoto(tr);

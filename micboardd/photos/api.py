@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, ConfigDict, Field
 
 from micboardd.photos.image import MAX_UPLOAD_BYTES
@@ -155,7 +156,8 @@ async def read_upload(request: web.Request) -> tuple[bytes, int | None, str | No
                 raise BadUpload(400, "the form takes the fields file, and slot or name")
             limit = MAX_UPLOAD_BYTES if part.name == "file" else 1024
             fields[part.name] = await _read_part(part, limit)
-    except (ValueError, AssertionError, RuntimeError, LookupError, EOFError) as exc:
+    except (ValueError, AssertionError, RuntimeError, LookupError, EOFError,
+            HttpProcessingError) as exc:  # a part's headers that do not parse
         raise BadUpload(400, f"not a multipart/form-data body: {exc}") from None
     return _fields(fields)
 

@@ -78,8 +78,10 @@ async def put_slots(request: web.Request) -> web.Response:
         # the layout in force already: saving it again changes nothing and is no change
         # to audit (a page that saves twice, the same paste of names twice)
         return _layout_answer(d.config)
-    slots = [s.model_dump(exclude_none=True) for s in body.slots]
-    groups = [g.model_dump(exclude_none=True) for g in wanted_groups]
+    # what is not the default is written (a layout file without the new keys stays
+    # what an older daemon reads)
+    slots = [s.model_dump(exclude_defaults=True) for s in body.slots]
+    groups = [g.model_dump(exclude_defaults=True) for g in wanted_groups]
     before = {"slots": d.store.slots, "groups": d.store.groups}
     try:
         new = d.save_layout(slots, groups)
