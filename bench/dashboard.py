@@ -9,11 +9,13 @@ while:
 - long tasks (> 50 ms) from a PerformanceObserver
 - frames from a requestAnimationFrame loop: frames seen, dropped frames (gaps of more than
   one frame interval), the worst frame
-- patches received, tile updates and DOM writes the page made
+- patches received, tile updates and DOM writes the page made, live charts drawn (each
+  tile's RF and audio of the last minute, twice a second; ``--no-charts`` turns them
+  off in every group, to see what they cost)
 
 It prints figures; it asserts nothing about speed.
 
-    .venv/bin/python bench/dashboard.py [--seconds 10] [--view desk|tv] [--json]
+    .venv/bin/python bench/dashboard.py [--seconds 10] [--view desk|tv] [--no-charts] [--json]
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ PROBE = """() => {
   const s = window.micboard;
   probe.start = { patches: s.conn.stats.patches, bytes: s.conn.stats.bytes,
     tileUpdates: s.board.stats.tileUpdates, domWrites: s.board.stats.domWrites,
-    frames: s.board.stats.frames };
+    frames: s.board.stats.frames, chartDraws: s.board.stats.chartDraws };
 }"""
 
 COLLECT = """() => {
@@ -69,12 +71,13 @@ COLLECT = """() => {
     tileUpdates: s.board.stats.tileUpdates - p.start.tileUpdates,
     domWrites: s.board.stats.domWrites - p.start.domWrites,
     drawn: s.board.stats.frames - p.start.frames,
+    chartDraws: s.board.stats.chartDraws - p.start.chartDraws,
     tiles: document.querySelectorAll(".tile").length,
     conn: document.body.dataset.conn };
 }"""
 
 
-def bench_config(devices: int) -> dict[str, Any]:
+def bench_config(devices: int, charts: bool = True) -> dict[str, Any]:
     devs, slots = [], []
     for i in range(1, devices + 1):
         dev_id = f"rx-{i:02d}"
@@ -86,7 +89,8 @@ def bench_config(devices: int) -> dict[str, Any]:
             k = len(slots) + 1
             slots.append({"slot": k, "channel": f"{dev_id}/{n}", "label_id": f"HH{k:03d}",
                           "label_name": f"Talent {k}", "group": f"Stage {1 + (k - 1) // 25}"})
-    groups = [{"name": f"Stage {g}", "key": str(g)} for g in range(1, 1 + (len(slots) + 24) // 25)]
+    groups = [{"name": f"Stage {g}", "key": str(g), "charts": charts}
+              for g in range(1, 1 + (len(slots) + 24) // 25)]
     return {"devices": devs, "slots": slots, "groups": groups}
 
 
@@ -112,9 +116,10 @@ def get_json(url: str) -> Any:
         return json.loads(r.read())
 
 
-def start_daemon(tmp: Path, devices: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_daemon(tmp: Path, devices: int, charts: bool = True
+                 ) -> tuple[subprocess.Popen[bytes], str]:
     cfg = tmp / "bench.json"
-    cfg.write_text(json.dumps(bench_config(devices)))
+    cfg.write_text(json.dumps(bench_config(devices, charts)))
     port = free_port()
     log = open(tmp / "daemon.log", "wb")  # noqa: SIM115 (lives as long as the daemon)
     proc = subprocess.Popen(
@@ -149,6 +154,7 @@ def summarize(raw: dict[str, Any], metrics: dict[str, float], wall: float) -> di
         "tile_updates_per_s": round(raw["tileUpdates"] / wall, 1),
         "dom_writes_per_s": round(raw["domWrites"] / wall, 1),
         "redraws_per_s": round(raw["drawn"] / wall, 1),
+        "chart_draws_per_s": round(raw.get("chartDraws", 0) / wall, 1),
         "busy_fraction": round(metrics["TaskDuration"] / wall, 3),
         "script_fraction": round(metrics["ScriptDuration"] / wall, 3),
         "layout_style_fraction": round(
@@ -167,12 +173,13 @@ def cdp_metrics(cdp: Any) -> dict[str, float]:
     return {m["name"]: float(m["value"]) for m in cdp.send("Performance.getMetrics")["metrics"]}
 
 
-def run(seconds: float, warmup: float, view: str, devices: int) -> dict[str, Any]:
+def run(seconds: float, warmup: float, view: str, devices: int, charts: bool = True
+        ) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="micboardd-bench-") as tmpdir:
         tmp = Path(tmpdir)
-        proc, url = start_daemon(tmp, devices)
+        proc, url = start_daemon(tmp, devices, charts)
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -209,12 +216,13 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring (2)")
     ap.add_argument("--view", choices=("desk", "tv"), default="desk")
     ap.add_argument("--devices", type=int, default=25, help="four-channel receivers (25)")
+    ap.add_argument("--no-charts", action="store_true", help="live charts off in every group")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args()
     if not Path(CHROMIUM).exists():
         print(f"no chromium at {CHROMIUM} (set MICBOARDD_CHROMIUM)", file=sys.stderr)
         return 2
-    result = run(args.seconds, args.warmup, args.view, args.devices)
+    result = run(args.seconds, args.warmup, args.view, args.devices, not args.no_charts)
     if args.json:
         print(json.dumps(result))
     else:

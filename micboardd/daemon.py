@@ -39,6 +39,7 @@ from micboardd.links import Link, LinkTicker, SharedPorts
 from micboardd.logs import register_secrets
 from micboardd.mqtt import MqttPart
 from micboardd.parts import Part
+from micboardd.photos import PhotosPart
 from micboardd.server import (
     LIMITS,
     Hub,
@@ -81,7 +82,8 @@ class Daemon:
         self.alerts = AlertsPart(self.store, config, self.history.alert_journal(),
                                  self.audit_trail)
         self.mqtt = MqttPart(self.store, config, self.run_command)
-        self.parts: list[Part] = [self.history, self.alerts, self.mqtt]
+        self.photos = PhotosPart(self.store, self.state_dir, self.audit_trail)
+        self.parts: list[Part] = [self.history, self.alerts, self.mqtt, self.photos]
         #: the variables that set configuration values (a file read with load_config)
         self.env_sources = ([o.name for o in env_overrides(os.environ)]
                             if config_path is not None else [])

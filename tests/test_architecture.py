@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MAX_LINES = 400
 #: the entry point defers heavy imports until a subcommand needs them
 LAZY_IMPORTS_ALLOWED = {"micboardd.cli"}
-PARTS = ("micboardd.history", "micboardd.alerts", "micboardd.mqtt")
+PARTS = ("micboardd.history", "micboardd.alerts", "micboardd.mqtt", "micboardd.photos")
 
 #: package -> packages it must never import (directly)
 FORBIDDEN: dict[str, tuple[str, ...]] = {
@@ -35,6 +35,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
                          "micboardd.cli", "micboardd.links"),
     "micboardd.mqtt": ("micboardd.history", "micboardd.alerts", "micboardd.daemon",
                        "micboardd.cli", "micboardd.links"),
+    "micboardd.photos": ("micboardd.history", "micboardd.alerts", "micboardd.mqtt",
+                         "micboardd.daemon", "micboardd.cli", "micboardd.links"),
     "micboardd.control": ("micboardd.server", *PARTS, "micboardd.daemon", "micboardd.cli"),
 }
 

@@ -135,6 +135,12 @@ def test_built_wheel_in_a_fresh_venv_runs_the_demo(tmp_path: Path) -> None:
         assert page == (ROOT / "web" / "index.html").read_bytes()
         loaded = scripts_of(page.decode(), base)
         assert "/app.js" in loaded and len(loaded) >= 5, loaded
+        # the QR code's library is loaded on demand (web/qr.js): it ships, with its licence
+        for vendored in ("/vendor/qrcode-generator/qrcode.js",
+                         "/vendor/qrcode-generator/LICENSE"):
+            status, ctype, body = get(base + vendored)
+            assert status == 200 and body == (ROOT / "web" / vendored[1:]).read_bytes()
+            assert "javascript" in ctype or not vendored.endswith(".js"), ctype
 
         demo = orjson.loads((ROOT / "config" / "demo.json").read_bytes())
         wanted = {d["id"] for d in demo["devices"]}

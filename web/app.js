@@ -1,20 +1,23 @@
 // micboard dashboard: wires the model, the /ws connection, the tile board, the views
-// (desk / TV, groups, fullscreen, shortcuts; all kept in the URL), the slot editor and
-// the alerts (toolbar count, list, TV banner).
+// (desk / TV / photo, groups, fullscreen, shortcuts; all kept in the URL), the slot
+// editor, the QR code of the board and the alerts (toolbar count, list, TV banner).
 
 import { Alerts } from "./alerts.js";
 import { Board, fitGrid } from "./board.js";
 import { Connection } from "./conn.js";
 import { Editor } from "./editor.js";
 import { openHistory } from "./history.js";
+import { QrDialog } from "./qr.js";
 import { severityRank } from "./format.js";
 import { Changes, Model, groupKeys } from "./state.js";
 
 const $ = (id) => document.getElementById(id);
-const VIEWS = ["desk", "tv"];
+const VIEWS = ["desk", "tv", "photo"];
+const CHART_EVERY_MS = 500;
 
 const model = new Model();
 const editor = new Editor($("editor"), model);
+const qr = new QrDialog($("qr"));
 const board = new Board($("board"), model, { onEdit: (slot) => editor.open(slot) });
 const alerts = new Alerts(model, {
   isDesk: () => view.mode === "desk",
@@ -82,6 +85,7 @@ function applyView(layoutChanged = true) {
   document.body.dataset.view = view.mode;
   $("btn-desk").setAttribute("aria-pressed", String(view.mode === "desk"));
   $("btn-tv").setAttribute("aria-pressed", String(view.mode === "tv"));
+  $("btn-photo").setAttribute("aria-pressed", String(view.mode === "photo"));
   board.group = view.group;
   if (view.mode !== "desk") alerts.close();
   renderGroups();
@@ -93,7 +97,9 @@ function applyView(layoutChanged = true) {
     alerts.render(); // the TV banner comes and goes with the view
     fitTv();
   }
-  document.title = `micboard${view.group ? ` \u00b7 ${view.group}` : ""}${view.mode === "tv" ? " (TV)" : ""}`;
+  document.title = `micboard${view.group ? ` \u00b7 ${view.group}` : ""}`
+    + `${view.mode === "tv" ? " (TV)" : view.mode === "photo" ? " (photos)" : ""}`;
+  if (qr.isOpen) qr.open(); // the code follows the view and the group
 }
 
 // ---- groups bar ----------------------------------------------------------------------
@@ -151,6 +157,7 @@ let pending = null;
 let frameRequested = false;
 
 function queue(changes) {
+  board.sample(changes); // every meter message counts in the charts, drawn or not
   if (pending === null) pending = changes;
   else pending.add(changes);
   if (!frameRequested) {
@@ -224,7 +231,7 @@ function fitTv() {
     chromeH = Math.round(above);
     document.body.style.setProperty("--chrome-h", `${chromeH}px`);
   }
-  if (view.mode !== "tv") {
+  if (view.mode === "desk") {
     if (fitSig) {
       el.style.removeProperty("--cols");
       el.style.removeProperty("--rows");
@@ -234,8 +241,9 @@ function fitTv() {
   }
   const banner = ($("banner").hidden ? 0 : $("banner").offsetHeight)
     + ($("alert-banner").hidden ? 0 : $("alert-banner").offsetHeight);
+  // photo view: portrait tiles (a face above a name), TV view: wide ones
   const { cols, rows } = fitGrid(board.shown.length, window.innerWidth,
-    window.innerHeight - banner);
+    window.innerHeight - banner, view.mode === "photo" ? 0.8 : undefined);
   const sig = `${cols}x${rows}`;
   if (sig !== fitSig) {
     fitSig = sig;
@@ -310,6 +318,11 @@ setInterval(() => {
   if (connStatus.state !== "live") updateBanner();
 }, 1000);
 
+// twice a second: the live charts (none in the photo view, none in a hidden tab)
+setInterval(() => {
+  if (!document.hidden && view.mode !== "photo") board.drawCharts();
+}, CHART_EVERY_MS);
+
 // ---- fullscreen, help, keyboard ------------------------------------------------------
 
 function toggleFullscreen() {
@@ -337,6 +350,9 @@ document.addEventListener("keydown", (ev) => {
   const k = ev.key;
   if (k === "?") toggleHelp();
   else if ($("help").open) return;
+  else if (k === "q" || k === "Q") qr.toggle();
+  else if (qr.isOpen) return;
+  else if (k === "p" || k === "P") setView("photo", view.group);
   else if (k === "t" || k === "T") setView("tv", view.group);
   else if (k === "d" || k === "D") setView("desk", view.group);
   else if (k === "f" || k === "F") toggleFullscreen();
@@ -346,7 +362,7 @@ document.addEventListener("keydown", (ev) => {
   else if ((k === "a" || k === "A") && view.mode === "desk") alerts.toggle();
   else if (k === "]") cycleGroup(1);
   else if (k === "[") cycleGroup(-1);
-  else if (k === "Escape" && view.mode === "tv") setView("desk", view.group);
+  else if (k === "Escape" && view.mode !== "desk") setView("desk", view.group);
   else if (k === "Escape" && alerts.isOpen) alerts.close();
   else {
     const g = groupKeys(model.groups()).find((x) => x.key === k);
@@ -358,6 +374,8 @@ document.addEventListener("keydown", (ev) => {
 
 $("btn-desk").addEventListener("click", () => setView("desk", view.group));
 $("btn-tv").addEventListener("click", () => setView("tv", view.group));
+$("btn-photo").addEventListener("click", () => setView("photo", view.group));
+$("btn-qr").addEventListener("click", () => qr.open());
 $("btn-full").addEventListener("click", toggleFullscreen);
 $("btn-edit").addEventListener("click", () => editor.open());
 $("btn-help").addEventListener("click", toggleHelp);
@@ -369,7 +387,7 @@ window.addEventListener("popstate", () => {
 // TV view hides the toolbar; moving the mouse or touching shows it for a few seconds.
 let peekTimer = null;
 function peek() {
-  if (view.mode !== "tv") return;
+  if (view.mode === "desk") return;
   document.body.classList.add("peek");
   clearTimeout(peekTimer);
   peekTimer = setTimeout(() => document.body.classList.remove("peek"), 3000);
@@ -386,4 +404,4 @@ applyView(true);
 conn.start();
 
 // for tests and bench/dashboard.py
-window.micboard = { model, board, conn, view, setView, alerts };
+window.micboard = { model, board, conn, view, setView, alerts, qr };

@@ -2,8 +2,10 @@
 // tiles in step with the model. Tiles are reused across layout changes, keyed by slot.
 
 import { deviceOf, worseMark } from "./state.js";
-import { tileView } from "./format.js";
-import { Tile } from "./tiles.js";
+import { ChartData } from "./charts.js";
+import { UNKNOWN, tileView } from "./format.js";
+import { photoFor } from "./photos.js";
+import { PlaceholderTile, Tile } from "./tiles.js";
 
 export const STALE_AFTER_S = 5;
 
@@ -19,7 +21,8 @@ export class Board {
     this.group = null;
     this.connected = false;
     this.marks = { channels: new Map(), devices: new Map() }; // alert marks (Model.alertMarks)
-    this.stats = { frames: 0, tileUpdates: 0, domWrites: 0, layouts: 0 };
+    this.stats = { frames: 0, tileUpdates: 0, domWrites: 0, layouts: 0, chartDraws: 0 };
+    this.charts = new ChartData(); // every channel's last 60 s, shown or not
   }
 
   ctx() {
@@ -46,13 +49,21 @@ export class Board {
     this.byChannel.clear();
     this.byDevice.clear();
     let prev = null;
+    const chartsOff = new Set(this.model.state.groups.filter((g) => g && g.charts === false)
+      .map((g) => g.name));
     for (const s of visible) {
       const n = Number(s.slot);
+      const kind = s.kind === "blank" || s.kind === "manual" ? s.kind : "rx";
       let t = this.tiles.get(n);
+      if (t && t.kind !== kind) {
+        t.el.remove();
+        t = undefined;
+      }
       if (!t) {
-        t = new Tile(n, this.onEdit);
+        t = kind === "rx" ? new Tile(n, this.onEdit) : new PlaceholderTile(n, kind, this.onEdit);
         this.tiles.set(n, t);
       }
+      t.setCharts(kind === "rx" && !chartsOff.has(s.group));
       // keep DOM order = slot order, moving only what is out of place
       const want = prev ? prev.nextSibling : this.container.firstChild;
       if (want !== t.el) this.container.insertBefore(t.el, want);
@@ -70,6 +81,14 @@ export class Board {
 
   updateEntry(entry, ctx, nowMs) {
     const st = this.model.state;
+    if (entry.tile.kind !== "rx") {
+      const s = entry.slot;
+      const name = s.label_name || (s.kind === "manual" ? UNKNOWN : "");
+      this.stats.domWrites += entry.tile.update({ slotNo: String(s.slot),
+        labelId: s.label_id || "", name, note: s.note || "",
+        photo: photoFor(st.photos, s.slot, s.label_name) });
+      return;
+    }
     const key = entry.slot.channel;
     const ch = key ? st.channels[key] : undefined;
     const dev = key ? st.devices[deviceOf(key)] : undefined;
@@ -77,6 +96,7 @@ export class Board {
     const v = tileView(entry.slot, ch, dev, ctx);
     v.alert = key ? worseMark(this.marks.channels.get(key), this.marks.devices.get(deviceOf(key)))
       : null;
+    v.photo = photoFor(st.photos, entry.slot.slot, v.name === UNKNOWN ? "" : v.name);
     this.stats.domWrites += entry.tile.update(v, nowMs);
   }
 
@@ -84,6 +104,35 @@ export class Board {
     const ctx = this.ctx();
     const nowMs = performance.now();
     for (const e of this.shown) this.updateEntry(e, ctx, nowMs);
+  }
+
+  /** Note the meters of the channels a patch touched (called for every message). */
+  sample(changes) {
+    const channels = this.model.state.channels;
+    const now = Date.now();
+    const keys = changes.all || changes.layout ? Object.keys(channels) : changes.channels;
+    for (const key of keys) {
+      const ch = channels[key];
+      if (ch) this.charts.note(key, ch.rf?.level_pct, ch.audio?.level_pct, now);
+      else this.charts.forget(key);
+    }
+  }
+
+  /** Draw the charts of the shown tiles (twice a second: app.js). */
+  drawCharts() {
+    const channels = this.model.state.channels;
+    const now = Date.now();
+    for (const e of this.shown) {
+      const chart = e.tile.chart;
+      const key = e.slot.channel;
+      if (!chart || !key) continue;
+      const ch = channels[key];
+      // a level that did not change sent no meters: hold it in this bucket too
+      if (ch && !this.charts.fresh(key, now)) {
+        this.charts.note(key, ch.rf?.level_pct, ch.audio?.level_pct, now);
+      }
+      this.stats.chartDraws += chart.draw(this.charts.window(key, now));
+    }
   }
 
   /** Redraw what a Changes touched. */

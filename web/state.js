@@ -44,11 +44,11 @@ export class Changes {
 }
 
 function emptyState() {
-  return { devices: {}, channels: {}, slots: [], groups: [], alerts: {} };
+  return { devices: {}, channels: {}, slots: [], groups: [], alerts: {}, photos: {} };
 }
 
 // keyed sections of the state: always objects, whatever the daemon sent
-const KEYED = ["devices", "channels", "alerts"];
+const KEYED = ["devices", "channels", "alerts", "photos"];
 
 const ALERT_STATE_RANK = { open: 0, acknowledged: 1, resolved: 2 };
 const SEVERITY_RANK = { critical: 0, warning: 1 };
@@ -98,7 +98,9 @@ export class Model {
     const c = new Changes();
     const st = this.state;
     if (patch && typeof patch === "object") {
-      if ("slots" in patch || "groups" in patch) c.layout = true;
+      // a photo added or removed: redraw the tiles (rare; which tile shows it depends
+      // on names, web/photos.js)
+      if ("slots" in patch || "groups" in patch || "photos" in patch) c.layout = true;
       if ("alerts" in patch) c.alerts = true;
       const chans = patch.channels;
       if (chans && typeof chans === "object") {

@@ -1,6 +1,9 @@
 // One tile per slot. A tile's DOM is built once; updates compare the new view values
 // with the last ones and touch only the nodes whose value changed (no innerHTML).
+// A receiver slot's tile (Tile) can show a performer photo and a live chart; a
+// placeholder slot (BLANK spacer, manual pack) has a PlaceholderTile.
 
+import { Chart } from "./charts.js";
 import { UNKNOWN } from "./format.js";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -46,8 +49,48 @@ function meter(kind, label) {
   return { row, bar, fill, val };
 }
 
+/**
+ * The performer photo behind a tile's text: WebP with a JPEG fallback, made on first
+ * use; `set(null)` removes it. Loaded lazily (a view that hides photos loads none).
+ */
+class Photo {
+  constructor(root) {
+    this.root = root;
+    this.pic = null;
+    this.url = "";
+  }
+
+  set(entry) {
+    const url = entry ? `${entry.webp}|${entry.jpeg}` : "";
+    if (url === this.url) return 0;
+    this.url = url;
+    if (!entry) {
+      this.pic?.remove();
+      this.pic = null;
+      delete this.root.dataset.photo;
+      return 1;
+    }
+    if (!this.pic) {
+      this.pic = el("picture", "t-photo");
+      this.source = document.createElement("source");
+      this.source.type = "image/webp";
+      this.img = el("img", "t-photo-img");
+      this.img.alt = "";
+      this.img.decoding = "async";
+      this.img.loading = "lazy";
+      this.pic.append(this.source, this.img);
+      this.root.prepend(this.pic);
+    }
+    this.source.srcset = entry.webp;
+    this.img.src = entry.jpeg;
+    this.root.dataset.photo = "true";
+    return 1;
+  }
+}
+
 export class Tile {
   constructor(slotNo, onEdit) {
+    this.kind = "rx";
     this.slotNo = slotNo;
     this.last = {};
     this.hold = { pct: null, at: 0 };
@@ -123,10 +166,25 @@ export class Tile {
     foot.append(this.freqEl, warn, this.editBtn);
 
     inner.append(head, nameRow, this.noteEl, batt, rf.row, af.row, foot);
+    this.photo = new Photo(root);
+    this.chart = null; // made when charts are shown (setCharts)
     root.append(inner);
     this.setMeter(rf, null);
     this.setMeter(af, null);
     this.holdEl.hidden = true;
+  }
+
+  /** Charts on or off for this tile (its group's setting); returns the Chart or null. */
+  setCharts(on) {
+    if (on && !this.chart) {
+      this.chart = new Chart();
+      this.el.insertBefore(this.chart.el, this.el.lastChild);
+    } else if (!on && this.chart) {
+      this.chart.el.remove();
+      this.chart = null;
+    }
+    this.el.dataset.charts = String(on);
+    return this.chart;
   }
 
   setMeter(m, p) {
@@ -158,6 +216,7 @@ export class Tile {
       this.idEl.classList.toggle("none", !v.labelId);
     }
     if (changed("name")) this.nameEl.textContent = v.name;
+    writes += this.photo.set(v.photo ?? null);
     if (changed("stale")) {
       this.el.classList.toggle("stale", v.stale);
       this.staleIcon.style.display = v.stale ? "" : "none";
@@ -246,5 +305,73 @@ export class Tile {
     }
     if (shown) this.holdEl.style.transform = `translateX(${(next - 100).toFixed(1)}%)`;
     return 1;
+  }
+}
+
+/**
+ * A placeholder slot's tile: BLANK keeps a place in the grid and shows nothing (but the
+ * edit button); a manual slot (a pack not on the network) shows its label, name, note
+ * and photo, marked as not monitored, with no status, no meters and no alert.
+ */
+export class PlaceholderTile {
+  constructor(slotNo, kind, onEdit) {
+    this.kind = kind;
+    this.slotNo = slotNo;
+    this.last = {};
+    const root = (this.el = el("article", "tile t-placeholder"));
+    root.dataset.slot = String(slotNo);
+    root.dataset.kind = kind;
+    root.tabIndex = -1;
+    const inner = el("div", "t-in");
+    this.editBtn = el("button", "t-edit");
+    this.editBtn.type = "button";
+    this.editBtn.setAttribute("aria-label", `Edit slot ${slotNo}`);
+    this.editBtn.title = kind === "blank" ? "Edit this blank slot" : "Edit label, name and note";
+    this.editBtn.append(icon("i-edit"));
+    this.editBtn.addEventListener("click", () => onEdit?.(this.slotNo));
+    this.photo = new Photo(root);
+    if (kind === "blank") {
+      root.setAttribute("aria-label", `Slot ${slotNo}: blank`);
+      inner.append(el("span", "t-blank-word", "BLANK"), this.editBtn);
+    } else {
+      const head = el("header", "t-head");
+      this.idEl = el("span", "t-id");
+      const badge = el("span", "t-status t-manual");
+      badge.append(icon("i-unplug"), el("span", "t-status-text", "MANUAL"));
+      badge.title = "Not on the network: not monitored";
+      head.append(this.idEl, badge);
+      this.nameEl = el("div", "t-name");
+      this.noteEl = el("div", "t-note t-manual-note");
+      const foot = el("footer", "t-foot");
+      foot.append(el("span", "t-freq", "not monitored"), this.editBtn);
+      inner.append(head, this.nameEl, this.noteEl, foot);
+    }
+    root.append(inner);
+  }
+
+  setCharts() {
+    return null;
+  }
+
+  /** v: {slotNo, labelId, name, note, photo}; returns the DOM writes made. */
+  update(v) {
+    let writes = this.photo.set(this.kind === "manual" ? v.photo ?? null : null);
+    if (this.kind === "blank") return writes;
+    const last = this.last;
+    for (const k of ["labelId", "name", "note"]) {
+      if (last[k] === v[k]) continue;
+      last[k] = v[k];
+      writes++;
+      if (k === "labelId") {
+        this.idEl.textContent = v.labelId || `#${v.slotNo}`;
+        this.idEl.classList.toggle("none", !v.labelId);
+      } else if (k === "name") this.nameEl.textContent = v.name;
+      else this.noteEl.textContent = v.note;
+    }
+    if (writes) {
+      this.el.setAttribute("aria-label", `${v.labelId || `slot ${v.slotNo}`} ${v.name}: `
+        + `manual slot, not monitored${v.note ? ` (${v.note})` : ""}`);
+    }
+    return writes;
   }
 }

@@ -186,7 +186,8 @@ class AlertEngine:
         slots: dict[str, JSON] = {}
         for s in self.store.slots:
             ch = s.get("channel")
-            if ch and ch not in slots:
+            # placeholders (blank, manual) stand for no receiver: nothing to alert on
+            if ch and ch not in slots and s.get("kind", "rx") == "rx":
                 slots[ch] = s
         self._slots = slots
 

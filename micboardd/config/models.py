@@ -87,6 +87,13 @@ class DeviceConfig(_Model):
         return v
 
 
+#: what a slot is: ``rx`` a receiver channel's tile (the default); ``blank`` an empty
+#: spacer that keeps a place in the grid (a mic-storage layout); ``manual`` a pack that is
+#: not on the network (a wired spare, an IEM pack with no network) shown with its label,
+#: name and note. Neither placeholder has a channel, a status or an alert.
+SlotKind = Literal["rx", "blank", "manual"]
+
+
 class SlotConfig(_Model):
     slot: Annotated[int, Field(ge=1, le=10000)]
     channel: Annotated[str, Field(pattern=r"^[^/\s]+/[1-8]$")] | None = None
@@ -95,11 +102,22 @@ class SlotConfig(_Model):
     group: Annotated[str, Field(max_length=64)] | None = None
     #: the slot is in use for this show: a transmitter off here raises an alert
     active: StrictBool = True
+    kind: SlotKind = "rx"
+    #: a line for the crew ("spare, in the rack drawer"); shown on manual tiles
+    note: Annotated[str, Field(max_length=120)] | None = None
+
+    @model_validator(mode="after")
+    def _placeholder(self) -> SlotConfig:
+        if self.kind != "rx" and self.channel is not None:
+            raise ValueError(f"a {self.kind} slot has no channel (only kind \"rx\" has one)")
+        return self
 
 
 class GroupConfig(_Model):
     name: Annotated[str, Field(min_length=1, max_length=64)]
     key: Annotated[str, Field(max_length=1)] | None = None
+    #: the tiles of this group draw their RF and audio of the last minute
+    charts: StrictBool = True
 
 
 class TokenConfig(_Model):

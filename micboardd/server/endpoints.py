@@ -33,6 +33,10 @@ class Endpoint:
     response: Any = None
     body: type[BaseModel] | None = None
     body_required: bool = True
+    #: the body's media type: JSON, or where a write must take another (a photo upload:
+    #: multipart/form-data) that type alone; the gate lets it through for this route
+    #: only (:mod:`micboardd.server.origin`, docs/security.md)
+    body_type: str = "application/json"
     query: type[BaseModel] | None = None
     path_params: type[BaseModel] | None = None
     #: statuses answered with an Error object besides 200
@@ -47,14 +51,24 @@ class Endpoint:
 
 
 ENDPOINTS: web.AppKey[list[Endpoint]] = web.AppKey("endpoints", list)
+#: the routes whose writes take a body that is not JSON, and the type they take
+BODY_TYPES: web.AppKey[dict[web.AbstractRoute, str]] = web.AppKey("body_types", dict)
 
 
 def register(app: web.Application, endpoints: Iterable[Endpoint]) -> None:
     """Add the routes and remember them for the OpenAPI document."""
     listed = app.setdefault(ENDPOINTS, [])
+    body_types = app.setdefault(BODY_TYPES, {})
     for ep in endpoints:
-        app.router.add_route(ep.method, ep.path, ep.handler)
+        route = app.router.add_route(ep.method, ep.path, ep.handler)
+        if ep.body_type != "application/json":
+            body_types[route] = ep.body_type
         listed.append(ep)
+
+
+def body_type_of(request: web.Request) -> str:
+    """The media type a write to this route takes (JSON unless its Endpoint says)."""
+    return request.app.get(BODY_TYPES, {}).get(request.match_info.route, "application/json")
 
 
 class InvalidInput(web.HTTPBadRequest):

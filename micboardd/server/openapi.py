@@ -78,8 +78,10 @@ def _parameters(ep: Endpoint, schemas: _Schemas) -> list[JSON]:
 
 def _ok(ep: Endpoint, schemas: _Schemas) -> JSON:
     if ep.content_type != "application/json":
-        return {"description": "OK", "content": {ep.content_type: {"schema": {
-            "type": "string"}}}}
+        schema: JSON = {"type": "string"}
+        if ep.content_type.startswith("image/"):
+            schema["format"] = "binary"
+        return {"description": "OK", "content": {ep.content_type: {"schema": schema}}}
     schema = schemas.of(ep.response) if ep.response is not None else {"type": "object"}
     content: JSON = {"application/json": {"schema": schema}}
     if ep.csv:
@@ -97,7 +99,7 @@ def _operation(ep: Endpoint, schemas: _Schemas) -> JSON:
         op["parameters"] = params
     if ep.body is not None:
         op["requestBody"] = {"required": ep.body_required, "content": {
-            "application/json": {"schema": schemas.of(ep.body, "validation")}}}
+            ep.body_type: {"schema": schemas.of(ep.body, "validation")}}}
     responses: JSON = {"200": _ok(ep, schemas)}
     errors = set(ep.errors)
     if ep.write:
@@ -108,7 +110,9 @@ def _operation(ep: Endpoint, schemas: _Schemas) -> JSON:
     if ep.body is not None or ep.query is not None:
         errors.add(400)
     for status in sorted(errors):
-        responses[str(status)] = {"description": _REASONS.get(status, "error"), "content": {
+        reason = (f"the body must be {ep.body_type}" if status == 415 and ep.body is not None
+                  else _REASONS.get(status, "error"))
+        responses[str(status)] = {"description": reason, "content": {
             "application/json": {"schema": {"$ref": _REF.format(model="Error")}}}}
     op["responses"] = responses
     return op

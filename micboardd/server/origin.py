@@ -10,7 +10,10 @@
   without ``Origin`` is not from a page (browsers send it on every write) unless
   ``Sec-Fetch-Site`` says it is cross-site.
 * **Content-Type** (every write with a body): ``application/json``; a cross-site form
-  or a ``no-cors`` fetch can only send ``text/plain``, forms or multipart.
+  or a ``no-cors`` fetch can only send ``text/plain``, forms or multipart. One route
+  takes another type, and only that one: the photo upload (``POST /api/photos``,
+  ``multipart/form-data``, its ``Endpoint.body_type``). A cross-site form could send
+  that type, so there the Origin check above (and the token) are what refuse it.
 
 A malformed ``Host`` or ``Origin`` is a 400, never an error of the server.
 """
@@ -26,7 +29,7 @@ import structlog
 from aiohttp import web
 
 from micboardd.config import HttpConfig
-from micboardd.server.endpoints import Handler
+from micboardd.server.endpoints import Handler, body_type_of
 from micboardd.server.peers import Sometimes, ip_of, is_loopback
 from micboardd.server.responses import error
 
@@ -180,10 +183,14 @@ async def gatekeeper(request: web.Request, handler: Handler) -> web.StreamRespon
         gate.stats.bad_host += 1
         return gate.refuse(request, 400, str(exc))
     # a body must be JSON (a cross-site form or no-cors fetch cannot send that type);
-    # a write without one (an ack without a note) has nothing to type
-    if request.body_exists and request.content_type != "application/json":
+    # a write without one (an ack without a note) has nothing to type; an upload route
+    # takes its own type instead (a photo: multipart/form-data), and only that
+    wanted = body_type_of(request)
+    if request.body_exists and request.content_type != wanted:
         gate.stats.bad_content_type += 1
-        return gate.refuse(request, 415, "writes take a JSON body (Content-Type: "
-                                         "application/json)")
+        if wanted == "application/json":
+            return gate.refuse(request, 415, "writes take a JSON body (Content-Type: "
+                                             "application/json)")
+        return gate.refuse(request, 415, f"this write takes Content-Type: {wanted}")
     return await handler(request)
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from micboardd.config import ConfigError, GroupConfig, SlotConfig
+from micboardd.config import Config, ConfigError, GroupConfig, SlotConfig
 from micboardd.drivers import COMMAND_KINDS
 from micboardd.server.auth import Principal, authorize
 from micboardd.server.context import DaemonView, LayoutNotSaved, daemon_of
@@ -72,9 +72,16 @@ async def put_slots(request: web.Request) -> web.Response:
     body = await parse_body(request, Layout)
     assert body is not None
     d = daemon_of(request)
-    slots = [s.model_dump(exclude_none=True) for s in body.slots]
-    groups = [g.model_dump(exclude_none=True) for g in (body.groups if body.groups is not None
-                                       else d.config.groups)]
+    wanted_groups = body.groups if body.groups is not None else list(d.config.groups)
+    if (sorted(body.slots, key=_slot_no) == sorted(d.config.slots, key=_slot_no)
+            and wanted_groups == list(d.config.groups)):
+        # the layout in force already: saving it again changes nothing and is no change
+        # to audit (a page that saves twice, the same paste of names twice)
+        return _layout_answer(d.config)
+    # what is not the default is written (a layout file without the new keys stays
+    # what an older daemon reads)
+    slots = [s.model_dump(exclude_defaults=True) for s in body.slots]
+    groups = [g.model_dump(exclude_defaults=True) for g in wanted_groups]
     before = {"slots": d.store.slots, "groups": d.store.groups}
     try:
         new = d.save_layout(slots, groups)
@@ -85,8 +92,16 @@ async def put_slots(request: web.Request) -> web.Response:
         return error(503, str(exc))
     after = {"slots": d.store.slots, "groups": d.store.groups}
     d.audit(who.name, "layout", before, after)
-    return json_response({"slots": [s.model_dump() for s in new.slots],
-                          "groups": [g.model_dump() for g in new.groups]})
+    return _layout_answer(new)
+
+
+def _slot_no(s: SlotConfig) -> int:
+    return s.slot
+
+
+def _layout_answer(config: Config) -> web.Response:
+    return json_response({"slots": [s.model_dump() for s in sorted(config.slots, key=_slot_no)],
+                          "groups": [g.model_dump() for g in config.groups]})
 
 
 async def run_command(d: DaemonView, who: Principal, device_id: str, channel: int | None,

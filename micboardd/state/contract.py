@@ -108,11 +108,25 @@ class SlotState(TypedDict):
     label_name: str | None
     group: str | None
     active: bool
+    kind: Literal["rx", "blank", "manual"]  # blank, manual: placeholders (no channel)
+    note: str | None
+
+
+#: a slot's fields in the state, and each one's value when a slot does not say
+SLOT_FIELDS: dict[str, Any] = {"slot": None, "channel": None, "label_id": None,
+                               "label_name": None, "group": None, "active": True,
+                               "kind": "rx", "note": None}
+
+
+def slot(fields: JSON) -> JSON:
+    """A slot as the state carries it: every field of SLOT_FIELDS, defaults filled in."""
+    return {k: fields.get(k, v) for k, v in SLOT_FIELDS.items()}
 
 
 class GroupState(TypedDict):
     name: str
     key: str | None
+    charts: bool  # its tiles draw live RF and audio charts
 
 
 class Meaning(TypedDict):

@@ -21,7 +21,7 @@ import structlog
 from micboardd.config import Config, DeviceConfig, SlotConfig
 from micboardd.drivers import ChannelUpdate, DeviceUpdate, Event, driver_class
 from micboardd.state.batcher import PatchBatcher
-from micboardd.state.contract import CLEARED_ON_OFFLINE, JSON, empty_channel, new_device
+from micboardd.state.contract import CLEARED_ON_OFFLINE, JSON, empty_channel, new_device, slot
 from micboardd.state.status import Holds, battery_level, derive, vocabulary
 
 _log = structlog.get_logger("micboardd.state")
@@ -154,8 +154,7 @@ class Store:
         out: list[JSON] = []
         for s in slots:
             d = s.model_dump() if isinstance(s, SlotConfig) else dict(s)
-            out.append({k: d.get(k) for k in ("slot", "channel", "label_id", "label_name",
-                                               "group", "active")})
+            out.append(slot(d))
         out.sort(key=lambda s: int(s["slot"]))
         if out != self.slots:
             self.slots = out
