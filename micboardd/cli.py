@@ -176,7 +176,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         # the running copy (with the simulators' ports) lives in the state dir; slot
         # edits made on the page go to the state dir's layout file (Daemon.save_layout)
         path = state_dir / "demo.json"
-        raw = config.model_dump(mode="json", exclude_none=True)
+        # only what was set: a default written out would count as set when read back
+        # (a group's alert rule would then override every default key, not only its own)
+        raw = config.model_dump(mode="json", exclude_unset=True)
         path.write_bytes(orjson.dumps(raw, option=orjson.OPT_INDENT_2) + b"\n")
         config = load_config(path)
         shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
