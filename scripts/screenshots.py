@@ -65,7 +65,7 @@ def main() -> int:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 desk = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
                 desk.goto(demo.url + "/")
-                wait_live(desk, 23)
+                wait_live(desk, 24)
                 expect(tile(desk, 7)).to_have_attribute("data-status", "CRITICAL")
                 expect(tile(desk, 8)).to_have_attribute("data-status", re.compile("^PREV_"))
                 expect(tile(desk, 8).locator(".t-note")).to_contain_text("last seen")

@@ -280,3 +280,56 @@ async def test_alerts_reach_clients_as_state_patches(rig: Rig) -> None:
     rig.store.flush()  # the alert was put while the first patch was delivered
     pushed = [p["alerts"] for p in patches if "alerts" in p]
     assert pushed and next(iter(pushed[0].values()))["rule"] == "battery"
+
+
+async def test_an_acknowledged_episode_reopens_when_its_severity_rises() -> None:
+    # group Band alerts at 60 min left: 50 min is "replace soon" (a warning), 20 is critical
+    rig = Rig({"groups": {"Band": {"minutes_at_or_below": 60}}})
+    rig.ch(1, {"tx.battery_bars": 3, "tx.battery_minutes": 50})
+    [a] = rig.of("battery")
+    assert (a["severity"], a["reopened"], a["previous_ack"]) == ("warning", None, None)
+    _, acked = rig.engine.ack(a["id"], "foh", "  spare\nat side stage  ")
+    assert acked["ack_note"] == "spare at side stage"  # one line
+    # worse at the same severity: still acknowledged (the tech knows; no nagging)
+    rig.ch(1, {"tx.battery_bars": 2, "tx.battery_minutes": 45})
+    assert rig.state[a["id"]]["state"] == "acknowledged"
+    # the severity rises: open again, the acknowledgement kept as the previous one
+    rig.t += 10
+    rig.ch(1, {"tx.battery_bars": 1, "tx.battery_minutes": 20})
+    now = rig.state[a["id"]]
+    assert (now["state"], now["severity"]) == ("open", "critical")
+    assert now["message"] == "Battery critical: 1 bar, 20 min left"
+    assert now["reopened"] == round(rig.t, 3)
+    assert now["previous_ack"] == {"acked": acked["acked"], "acked_by": "foh",
+                                   "ack_note": "spare at side stage"}
+    assert (now["acked"], now["acked_by"], now["ack_note"]) == (None, None, None)
+    assert rig.engine.reopened_total == 1 and rig.opened("battery") == [a["id"]]
+    # acknowledged again, once; it cannot get more critical, so it stays acknowledged
+    before, again = rig.engine.ack(a["id"], "monitor-desk")
+    assert before is not None and again["acked_by"] == "monitor-desk"
+    assert rig.engine.ack(a["id"], "foh") == (None, again)
+    rig.ch(1, {"tx.battery_bars": 0, "tx.battery_minutes": 4})
+    assert rig.state[a["id"]]["state"] == "acknowledged"
+    assert [t for t, _ in rig.changes] == ["open", "ack", "update", "reopen", "ack",
+                                           "update"]
+
+
+async def test_restored_episodes_keep_their_acknowledgement_or_reopening() -> None:
+    rig = Rig()
+    rig.ch(1, {"tx.battery_bars": 1, "tx.battery_minutes": 20})
+    rig.ch(3, {"tx.battery_bars": 1, "tx.battery_minutes": 25})
+    rig.engine.restore([])  # nothing to take up: a no-op
+    [a1] = rig.of("battery", "rx/1")
+    [a3] = rig.of("battery", "rx/3")
+    fresh = Rig.__new__(Rig)
+    fresh.t = rig.t
+    fresh.store = Store(rig.store.config, clock=lambda: fresh.t)
+    fresh.engine = AlertEngine(fresh.store, rig.store.config.alerts, clock=lambda: fresh.t)
+    fresh.engine.restore([
+        {**a1, "acked": 5.0, "acked_by": "foh", "ack_note": "swap at the break"},
+        {**a3, "reopened": 7.0, "previous_ack": {"acked_by": "foh"}}])
+    one, three = fresh.state[a1["id"]], fresh.state[a3["id"]]
+    assert (one["state"], one["acked_by"], one["ack_note"]) == (
+        "acknowledged", "foh", "swap at the break")
+    assert (three["state"], three["reopened"], three["previous_ack"]) == (
+        "open", 7.0, {"acked_by": "foh"})

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +17,10 @@ import orjson
 from daemonkit import wait_for
 
 from micboardd import __version__
+from micboardd.cli import EXIT_CODES, HelpFormatter, build_parser
 from micboardd.config import EX_CONFIG
 from micboardd.drivers.shure_ulxd import ULXDSimulator
+from micboardd.server.tokens import verify_token_hash
 
 EXE = [sys.executable, "-m", "micboardd.cli"]
 
@@ -116,3 +121,90 @@ async def test_run_sighup_reload_and_sigterm(tmp_path: Path) -> None:
         assert "config_reload_failed" in events and "stopped" in events
         assert all("level" in x and "timestamp" in x for x in lines)  # structured JSON
         await wait_for(lambda: "SET 1 METER_RATE 00000" in sim.commands_seen)
+
+
+# ------------------------------------------------------------------- help and exit codes
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {"": parser, **sub.choices}
+
+
+def test_help_is_plain_text_and_every_option_says_its_default_and_choices() -> None:
+    r = run("--help")  # the real command, as a user types it
+    assert r.returncode == 0 and r.stdout.startswith("usage: micboardd ")
+    parsers = subcommands()
+    assert set(parsers) >= {"run", "demo", "check-config", "simulate", "hash-token",
+                            "prune", "path"}
+    for name, parser in parsers.items():
+        text = parser.format_help()
+        assert "``" not in text and ":func:" not in text, name  # no reStructuredText
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction | argparse._HelpAction
+                          | argparse._VersionAction):
+                continue
+            what = f"{name} {action.option_strings or action.dest}"
+            assert action.help, what
+            shown = HelpFormatter("micboardd")._get_help_string(action) or ""
+            if action.option_strings and not action.required:
+                assert "default" in shown, what  # the value, or what happens instead
+            if action.nargs == "?":
+                assert "default" in shown, what
+            for choice in action.choices or ():
+                assert str(choice) in text, what
+    assert "{debug,info,warning,error}" in parsers["run"].format_help()
+    assert "default: $MICBOARDD_LOG_LEVEL, else info" in parsers["run"].format_help()
+    assert "(default: 8058)" in parsers["demo"].format_help()
+
+
+def test_exit_codes_are_listed_in_help_and_readme() -> None:
+    main_help = build_parser().format_help()
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert set(EXIT_CODES) == {0, 2, 66, 69, 74, 78}
+    for code in EXIT_CODES:
+        assert re.search(rf"^\s+{code}\s+\w", main_help, re.M), code
+        assert re.search(rf"^\|\s*`?{code}`?\s*\|", readme, re.M), code
+    # each command lists the statuses it can end with
+    parsers = subcommands()
+    assert "78" in parsers["check-config"].format_help()
+    assert re.search(r"^\s+69\s", parsers["run"].format_help(), re.M)
+    assert re.search(r"^\s+66\s+no history database", parsers["prune"].format_help(), re.M)
+    assert "exit status (sysexits.h)" in parsers["hash-token"].format_help()
+
+
+def test_a_bad_log_level_is_refused_with_the_choices(tmp_path: Path) -> None:
+    env = {**os.environ, "MICBOARDD_LOG_LEVEL": "loud"}
+    r = subprocess.run([*EXE, "simulate", "-c", str(tmp_path / "none.json")], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "'loud' is not a log level" in r.stderr and "debug, info, warning, error" in r.stderr
+
+
+def test_a_taken_port_exits_69(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cfg = tmp_path / "c.json"
+        cfg.write_bytes(orjson.dumps({"http": {"host": "127.0.0.1", "port": port},
+                                      "state_dir": str(tmp_path / "s")}))
+        r = run("run", "-c", str(cfg))
+    assert r.returncode == 69, r.stderr[-2000:]
+    assert f"cannot listen on 127.0.0.1:{port}" in r.stderr
+
+
+def test_hash_token_reads_a_piped_token_and_prints_only_the_hash() -> None:
+    token = "Xq7s9V2mKp4LwR8tYz3NcB6hJd1FgH5eUa0iOoQrTsW"  # 43 base64url characters
+    r = subprocess.run([*EXE, "hash-token"], input=f"{token}\n", capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "Warning" not in r.stderr and "token:" not in r.stdout  # no getpass prompt
+    [line] = r.stdout.splitlines()
+    assert verify_token_hash(token, line)
+    assert "http.tokens" in r.stderr  # the hint goes to standard error
+    empty = subprocess.run([*EXE, "hash-token"], input="", capture_output=True, text=True,
+                           timeout=60)
+    assert empty.returncode == 2 and empty.stdout == ""
+    assert "no token given" in empty.stderr

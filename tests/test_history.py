@@ -574,7 +574,7 @@ async def test_prune_finds_the_database_the_daemon_uses(
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("STATE_DIRECTORY", raising=False)
     demo = DEMO_CONFIG
-    assert cli_main(["prune", "-c", str(demo), "--dry-run"]) == 1
+    assert cli_main(["prune", "-c", str(demo), "--dry-run"]) == 66  # EX_NOINPUT
     err = capsys.readouterr().err
     assert "state/demo/history.db: no history database" in err
     assert "looked for history.db in state/demo, state_dir in the configuration" in err

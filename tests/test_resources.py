@@ -32,4 +32,4 @@ def test_path_command() -> None:
     r = subprocess.run([*exe, "micboardd.service"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and Path(r.stdout.strip()) == ROOT / "systemd" / "micboardd.service"
     r = subprocess.run([*exe, "nothing.json"], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 1 and "nothing called 'nothing.json'" in r.stderr
+    assert r.returncode == 66 and "nothing called 'nothing.json'" in r.stderr

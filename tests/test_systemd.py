@@ -174,3 +174,28 @@ def test_unprivileged_daemon_saves_layout_beside_a_read_only_config() -> None:
                 ("rx/2", "PASTOR MIKE")]
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_unit_documents_an_environment_file_whose_examples_are_valid(tmp_path: Path) -> None:
+    """The unit reads an optional EnvironmentFile; the variables its comments show are
+    real configuration values (or the command line's own), taken by the daemon."""
+    from micboardd.config import env_overrides, parse_config
+
+    text = UNIT.read_text()
+    assert re.search(r"^EnvironmentFile=-/etc/micboardd/\S+$", text, re.M)
+    examples = dict(re.findall(r"^#\s+(MICBOARDD_\w+)=(\S+)$", text, re.M))
+    assert len(examples) >= 3 and "MICBOARDD_HTTP__PORT" in examples
+    applied = {o.name for o in env_overrides(examples)}
+    assert applied | {"MICBOARDD_LOG_LEVEL"} == set(examples)
+    cfg = parse_config(b"{}", "unit", examples)
+    assert cfg.http.port == int(examples["MICBOARDD_HTTP__PORT"])
+    assert cfg.history.enabled is False
+    # what `check-config` says about them, as systemd would hand them over
+    path = tmp_path / "c.json"
+    path.write_text("{}")
+    r = subprocess.run([sys.executable, "-m", "micboardd", "check-config", str(path)],
+                       env={**os.environ, **examples}, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    for name in applied:
+        assert f"from the environment ({name})" in r.stdout

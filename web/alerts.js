@@ -1,9 +1,11 @@
-// Alerts on the page: the count in the toolbar, the list drawer (desk view) with its
-// "Ack" buttons, and the one-line banner of open critical alerts (TV view). The episodes
+// Alerts on the page: the count in the toolbar, the list (desk view) beside the board,
+// which makes room for it, with its "Ack" buttons (one alert, a group's, all) and an
+// optional note, and the one-line banner of open critical alerts (TV view). The episodes
 // come from the model (state.alerts, kept by /ws); acknowledging is POST
-// /api/alerts/{id}/ack, the result arrives back through /ws like every other change.
+// /api/alerts/{id}/ack or /api/alerts/ack, the result arrives back through /ws like
+// every other change.
 
-import { TokenBox, ackAlert, writeErrorText } from "./api.js";
+import { TokenBox, ackAlert, ackAlerts, writeErrorText } from "./api.js";
 import { fmtAgo } from "./format.js";
 import { icon } from "./tiles.js";
 
@@ -11,7 +13,7 @@ const $ = (id) => document.getElementById(id);
 
 const SEVERITY_TEXT = { critical: "CRITICAL", warning: "WARNING" };
 const STATE_TEXT = { acknowledged: "ACKNOWLEDGED", resolved: "RESOLVED" };
-// resolved episodes fade out over this long (the daemon drops them after
+// the stripe of resolved episodes fades out over this long (the daemon drops them after
 // alerts.keep_resolved_s, 120 s by default)
 const FADE_S = 120;
 
@@ -27,6 +29,15 @@ function plural(n, word) {
 }
 
 /** The icon of an episode: what it is now, not only a colour. */
+function isOpen(a) {
+  return a.state === "open" || a.state === undefined;
+}
+
+/** Alerts about micboardd itself (the history disk is full): no channel, no receiver. */
+function isSystem(a) {
+  return a.subject === "micboardd" || (!a.channel && !a.device);
+}
+
 function alertIcon(a) {
   if (a.state === "resolved" || a.state === "acknowledged") return "i-ok";
   return a.severity === "critical" ? "i-crit" : "i-warn";
@@ -54,19 +65,22 @@ export class Alerts {
     this.buttonUse = this.button.querySelector("use");
     this.banner = $("alert-banner");
     this.bannerList = $("alert-banner-list");
+    this.bulk = $("al-bulk");
+    this.bulkButtons = $("al-bulk-btns");
+    this.note = $("al-note");
     this.token = new TokenBox($("al-token"));
     this.token.onForget = () => this.say("Token forgotten.");
     this.items = new Map(); // id -> {li, ...parts}
     this.pending = new Set(); // ids being acknowledged
-    this.retryId = null; // the ack to send again once a token is typed
-    this.sig = { button: "", banner: "" };
+    this.retry = null; // the ack to send again once a token is typed
+    this.sig = { button: "", banner: "", bulk: "" };
 
     this.button.addEventListener("click", () => this.toggle());
     $("alerts-close").addEventListener("click", () => this.close());
     this.token.input.addEventListener("keydown", (ev) => {
-      if (ev.key === "Enter" && this.retryId) {
+      if (ev.key === "Enter" && this.retry) {
         ev.preventDefault();
-        this.ack(this.retryId);
+        this.retry();
       }
     });
     window.addEventListener("resize", () => this.place());
@@ -84,6 +98,7 @@ export class Alerts {
   open() {
     if (this.isOpen) return;
     this.drawer.hidden = false;
+    document.body.dataset.alerts = "open"; // the board makes room for the list
     this.button.setAttribute("aria-expanded", "true");
     this.place();
     this.renderList();
@@ -94,17 +109,32 @@ export class Alerts {
     if (!this.isOpen) return;
     const hadFocus = this.drawer.contains(document.activeElement);
     this.drawer.hidden = true;
+    delete document.body.dataset.alerts;
     this.button.setAttribute("aria-expanded", "false");
     if (hadFocus) this.button.focus({ preventScroll: true });
   }
 
-  /** Keep the drawer just below the toolbar (whose height depends on the width). */
+  /**
+   * Keep the list just below the toolbar and the connection banner (their heights depend
+   * on the width), in the column the board leaves free. On a narrow screen it is part of
+   * the page above the board instead (style.css), and needs no place.
+   */
   place() {
     if (!this.isOpen) return;
-    const bar = $("toolbar").getBoundingClientRect();
-    const top = Math.max(0, Math.round(bar.bottom));
-    this.drawer.style.top = `${top}px`;
-    this.drawer.style.maxHeight = `calc(100dvh - ${top}px - 0.5rem)`;
+    const s = this.drawer.style;
+    if (getComputedStyle(this.drawer).position !== "fixed") {
+      s.removeProperty("top");
+      s.removeProperty("max-height");
+      return;
+    }
+    let bottom = $("toolbar").getBoundingClientRect().bottom;
+    const conn = $("banner");
+    if (!conn.hidden) bottom = Math.max(bottom, conn.getBoundingClientRect().bottom);
+    const top = Math.max(0, Math.round(bottom)) + 6;
+    if (s.top !== `${top}px`) {
+      s.top = `${top}px`;
+      s.maxHeight = `calc(100dvh - ${top}px - 0.5rem)`;
+    }
   }
 
   say(text, kind = "") {
@@ -122,6 +152,7 @@ export class Alerts {
   /** Once a second: ages ("2 min ago") and the fading of resolved episodes. */
   tick() {
     if (!this.isOpen) return;
+    this.place(); // the connection banner comes and goes
     const now = this.model.serverNow();
     for (const item of this.items.values()) this.fillTimes(item, now);
   }
@@ -183,6 +214,7 @@ export class Alerts {
 
   /** Who an episode is about: {title: "HH01 Mara – lead vocal", detail: "rx-band-a/1 · VOX MARA"}. */
   who(a) {
+    if (isSystem(a)) return { title: "micboardd", detail: "the daemon itself" };
     if (!a.channel) {
       // a receiver: the slots on it are what the engineer knows
       const prefix = `${a.device ?? "?"}/`;
@@ -232,6 +264,62 @@ export class Alerts {
     }
     const sub = alerts.length ? `${open} open${acked ? `, ${acked} acknowledged` : ""}` : "";
     if (this.sub.textContent !== sub) this.sub.textContent = sub;
+    this.renderBulk(alerts.filter(isOpen));
+  }
+
+  /** The slot groups an episode concerns: its channel's, or its receiver's channels'. */
+  groupsOf(a) {
+    const prefix = a.channel ? null : `${a.device ?? "\u0000"}/`;
+    const out = new Set();
+    for (const s of this.model.state.slots) {
+      if (!s?.group || !s.channel) continue;
+      if (prefix ? s.channel.startsWith(prefix) : s.channel === a.channel) out.add(s.group);
+    }
+    return out;
+  }
+
+  /**
+   * The note field and, with two or more open alerts, "Ack all" and an "Ack <group>"
+   * for each group that has some of them (when that is not all of them).
+   */
+  renderBulk(open) {
+    const sets = [];
+    if (open.length >= 2) {
+      const byGroup = new Map();
+      for (const a of open) {
+        for (const g of this.groupsOf(a)) {
+          if (!byGroup.has(g)) byGroup.set(g, []);
+          byGroup.get(g).push(a.id);
+        }
+      }
+      const order = this.model.groups().map((g) => g.name);
+      const names = [...byGroup.keys()].sort((x, y) => ((order.indexOf(x) + 1 || 1e9)
+        - (order.indexOf(y) + 1 || 1e9)) || (x < y ? -1 : 1));
+      sets.push({ label: "all", ids: open.map((a) => a.id) });
+      for (const g of names) {
+        const ids = byGroup.get(g);
+        if (ids.length < open.length) sets.push({ label: g, ids, group: g });
+      }
+    }
+    const busy = open.some((a) => this.pending.has(a.id));
+    const sig = JSON.stringify([sets, busy, open.length > 0]);
+    if (sig === this.sig.bulk) return;
+    this.sig.bulk = sig;
+    const hadFocus = this.bulkButtons.contains(document.activeElement);
+    this.bulk.hidden = open.length === 0;
+    this.bulkButtons.replaceChildren(...sets.map((set) => {
+      const b = el("button", "tb-btn al-bulk-btn");
+      b.type = "button";
+      b.disabled = busy;
+      if (set.group !== undefined) b.dataset.group = set.group;
+      else b.dataset.all = "true";
+      const what = set.group === undefined ? "all" : set.group;
+      b.append(el("span", "", `Ack ${what} (${set.ids.length})`),
+        el("span", "sr", ` open alerts${set.group === undefined ? "" : " of this group"}`));
+      b.addEventListener("click", () => this.ackMany(set.ids, what));
+      return b;
+    }));
+    if (hadFocus) this.drawer.focus({ preventScroll: true });
   }
 
   makeItem(id) {
@@ -264,21 +352,27 @@ export class Alerts {
     const who = this.who(a);
     const busy = this.pending.has(a.id);
     const sig = JSON.stringify([a.state, a.severity, a.message, a.ack_note, a.acked_by,
-      who.title, who.detail, busy]);
+      a.reopened, a.previous_ack, who.title, who.detail, busy]);
     if (sig !== item.sig) {
       item.sig = sig;
       const { li } = item;
       li.dataset.state = a.state ?? "open";
       li.dataset.severity = a.severity ?? "warning";
+      if (a.reopened && isOpen(a)) li.dataset.reopened = "true";
+      else delete li.dataset.reopened;
       item.use.setAttribute("href", `#${alertIcon(a)}`);
       item.title.textContent = who.title;
       item.tag.textContent = STATE_TEXT[a.state] ?? SEVERITY_TEXT[a.severity] ?? "ALERT";
       item.message.textContent = a.message || a.rule || "";
       item.detail.textContent = who.detail;
       item.detail.hidden = !who.detail;
-      item.note.textContent = a.ack_note ? `Note: ${a.ack_note}` : "";
-      item.note.hidden = !a.ack_note;
-      const canAck = a.state === "open" || a.state === undefined;
+      const canAck = isOpen(a);
+      const earlier = canAck ? a.previous_ack?.ack_note : null;
+      const note = a.ack_note ? `Note: ${a.ack_note}` : earlier
+        ? `Earlier note${a.previous_ack.acked_by ? ` by ${a.previous_ack.acked_by}` : ""}: ${earlier}`
+        : "";
+      item.note.textContent = note;
+      item.note.hidden = !note;
       item.ackBtn.hidden = !canAck;
       item.ackBtn.disabled = busy;
       // the visible word starts the accessible name; what it acknowledges follows
@@ -292,45 +386,79 @@ export class Alerts {
   fillTimes(item, now) {
     const a = item.alert;
     const ago = (t) => (typeof t === "number" ? fmtAgo(now - t) : "");
+    const by = (who) => (who ? ` by ${who}` : "");
     let text = `opened ${ago(a.opened)}`;
     if (a.state === "acknowledged") {
-      text = `acknowledged${a.acked_by ? ` by ${a.acked_by}` : ""} ${ago(a.acked)} \u00b7 ${text}`;
+      text = `acknowledged${by(a.acked_by)} ${ago(a.acked)} \u00b7 ${text}`;
     } else if (a.state === "resolved") {
-      text = `resolved ${ago(a.resolved)} \u00b7 ${text}`;
+      text = `resolved ${ago(a.resolved)}${a.acked_by ? ` \u00b7 acknowledged${by(a.acked_by)}`
+        : ""} \u00b7 ${text}`;
+    } else if (typeof a.reopened === "number") {
+      // acknowledged, then it got worse: say so, and who had acknowledged it
+      text = `worse since acknowledged${by(a.previous_ack?.acked_by)} \u00b7 re-opened `
+        + `${ago(a.reopened)} \u00b7 ${text}`;
     }
     if (item.meta.textContent !== text) item.meta.textContent = text;
     if (a.state === "resolved" && typeof a.resolved === "number") {
+      // the stripe fades, the words keep their contrast (style.css: --age)
       const f = Math.min(1, Math.max(0, (now - a.resolved) / FADE_S));
-      item.li.style.opacity = (0.7 - 0.45 * f).toFixed(2);
-    } else if (item.li.style.opacity) {
-      item.li.style.removeProperty("opacity");
+      item.li.style.setProperty("--age", f.toFixed(2));
+    } else if (item.li.style.getPropertyValue("--age")) {
+      item.li.style.removeProperty("--age");
     }
   }
 
   // ---- acknowledging ---------------------------------------------------------------------
 
-  async ack(id) {
-    if (this.pending.has(id)) return;
+  /** One alert (its own endpoint). */
+  ack(id) {
+    return this.send([id], () => ackAlert(id, this.noteText()), () => this.ack(id),
+      "Acknowledged.");
+  }
+
+  /** Several at once (what the list shows for "all" or a group). */
+  ackMany(ids, what) {
+    return this.send(ids, () => ackAlerts(ids, this.noteText()),
+      () => this.ackMany(ids, what), null);
+  }
+
+  noteText() {
+    return this.note.value.trim() || null;
+  }
+
+  async send(ids, request, again, done) {
+    if (ids.some((id) => this.pending.has(id))) return;
     this.token.commit();
-    this.pending.add(id);
-    this.retryId = null;
+    for (const id of ids) this.pending.add(id);
+    this.retry = null;
     this.renderList();
     this.say("Acknowledging\u2026");
     try {
-      await ackAlert(id);
+      const res = await request();
       this.token.hide();
-      this.say("Acknowledged.", "ok");
+      this.note.value = "";
+      this.say(done ?? this.doneText(res), "ok");
     } catch (e) {
       const { text, needToken } = writeErrorText(e, { verb: "acknowledge",
         failed: "Not acknowledged" });
       if (needToken) {
-        this.retryId = id;
+        this.retry = again;
         this.token.ask();
       }
       this.say(text, "error");
     } finally {
-      this.pending.delete(id);
+      for (const id of ids) this.pending.delete(id);
       if (this.isOpen) this.renderList();
     }
+  }
+
+  doneText(res) {
+    const n = res?.acknowledged?.length ?? 0;
+    const parts = [`Acknowledged ${plural(n, "alert")}.`];
+    const already = res?.already?.length ?? 0;
+    const gone = (res?.resolved?.length ?? 0) + (res?.unknown?.length ?? 0);
+    if (already) parts.push(`${already} already was.`);
+    if (gone) parts.push(`${plural(gone, "alert")} had resolved.`);
+    return parts.join(" ");
   }
 }

@@ -62,6 +62,11 @@ export function ackAlert(id, note = null) {
   return send("POST", `/api/alerts/${encodeURIComponent(id)}/ack`, note ? { note } : {});
 }
 
+/** Acknowledge several open alerts; answers {ok, acknowledged, already, resolved, unknown}. */
+export function ackAlerts(ids, note = null) {
+  return send("POST", "/api/alerts/ack", note ? { ids, note } : { ids });
+}
+
 /** A control command on a channel ("rx-band-a/3", "name", "PASTOR"); answers {ok, state}. */
 export function channelCommand(key, kind, value) {
   const i = key.lastIndexOf("/");

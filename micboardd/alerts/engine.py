@@ -14,7 +14,9 @@ every transition (``alerts`` table and ``alert_*`` events), and on restart the e
 still open are taken up again, under the same id, instead of being raised twice.
 
 Thresholds come from ``alerts.default``; ``alerts.groups[<slot group>]`` overrides the
-keys it sets. Acknowledge with ``POST /api/alerts/{id}/ack`` (operator token; audited).
+keys it sets. Acknowledge with ``POST /api/alerts/{id}/ack``, or several at once with
+``POST /api/alerts/ack`` (operator token; audited; idempotent). An acknowledged episode
+whose severity rises (warning -> critical) re-opens: episodes.py says which changes do.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from micboardd.alerts.episodes import UNACKED, acknowledge, gets_worse, reopen, restored
 from micboardd.alerts.rules import (
     BAD,
     CHANNEL_RULES,
@@ -43,9 +46,8 @@ from micboardd.state import JSON, Store
 log = structlog.get_logger("micboardd.alerts")
 
 SECTION = "alerts"
-MAX_NOTE = 256
 
-Listener = Callable[[str, JSON], None]  # (transition: open|update|ack|resolve, alert)
+Listener = Callable[[str, JSON], None]  # (transition: open|update|ack|reopen|resolve, alert)
 
 
 @dataclass(slots=True, eq=False)
@@ -82,6 +84,7 @@ class AlertEngine:
         self.opened_total = 0
         self.resolved_total = 0
         self.acked_total = 0
+        self.reopened_total = 0
         self._unsubscribe: Callable[[], None] | None = None
         self._index_slots()
 
@@ -115,8 +118,7 @@ class AlertEngine:
             alert = self._new_alert(subject, rule, Signal(
                 BAD, e.get("severity") or "warning", e.get("message") or "", e.get("worst")),
                 float(e["opened"]), alert_id_=str(e["id"]))
-            if e.get("acked") is not None:
-                alert.update(state="acknowledged", acked=e["acked"], acked_by=e.get("acked_by"))
+            alert = restored(alert, e)
             tr = _Track(subject, rule, alert=alert, last=Signal(BAD))
             self._tracks[(subject, rule)] = tr
             self._by_id[alert["id"]] = tr
@@ -286,24 +288,14 @@ class AlertEngine:
         ch = self.store.channels.get(subject) if is_channel else None
         slot = self._slots.get(subject) if is_channel else None
         return {
-            "id": alert_id_ or alert_id(subject, rule, opened),
-            "rule": rule,
+            "id": alert_id_ or alert_id(subject, rule, opened), "rule": rule,
             "channel": subject if is_channel else None,
             "device": subject.rpartition("/")[0] if is_channel else subject,
-            "name": ch["name"] if ch else None,
-            "slot": slot.get("slot") if slot else None,
+            "name": ch["name"] if ch else None, "slot": slot.get("slot") if slot else None,
             "label": (slot.get("label_name") or slot.get("label_id")) if slot else None,
-            "group": slot.get("group") if slot else None,
-            "severity": sig.severity,
-            "state": "open",
-            "message": sig.message,
-            "value": sig.value,
-            "worst": sig.value,
-            "opened": round(opened, 3),
-            "acked": None,
-            "acked_by": None,
-            "ack_note": None,
-            "resolved": None,
+            "group": slot.get("group") if slot else None, "severity": sig.severity,
+            "state": "open", "message": sig.message, "value": sig.value, "worst": sig.value,
+            "opened": round(opened, 3), **UNACKED, "resolved": None,
         }
 
     def _emit(self, transition: str, alert: JSON) -> None:
@@ -334,9 +326,13 @@ class AlertEngine:
         severity = "critical" if "critical" in (a["severity"], sig.severity) else "warning"
         if (severity, sig.message, worst) != (a["severity"], a["message"], a["worst"]):
             # the value itself (RF at 10 Hz) is not pushed, only what a tech reads
+            worse = gets_worse(a, severity)
             tr.alert = a = {**a, "severity": severity, "message": sig.message,
                             "worst": worst, "value": sig.value}
-            self._emit("update", a)
+            if worse:
+                self._reopen(tr, now)
+            else:
+                self._emit("update", a)
 
     def _resolve(self, tr: _Track, now: float, reason: str) -> None:
         a = tr.alert
@@ -362,15 +358,23 @@ class AlertEngine:
                 raise ValueError("the alert is already resolved")
             raise KeyError(aid)
         before = tr.alert
-        if before["state"] == "acknowledged":
+        after = acknowledge(before, who, note, self.clock())
+        if after is None:
             return None, before
-        after = {**before, "state": "acknowledged", "acked": round(self.clock(), 3),
-                 "acked_by": who[:64], "ack_note": note[:MAX_NOTE] if note else None}
         tr.alert = after
         self.acked_total += 1
-        log.info("alert_acknowledged", id=aid, who=who)
+        log.info("alert_acknowledged", id=aid, who=after["acked_by"])
         self._emit("ack", after)
         return before, after
+
+    def _reopen(self, tr: _Track, now: float) -> None:
+        """The acknowledged episode got worse: open again (episodes.py)."""
+        assert tr.alert is not None
+        tr.alert = a = reopen(tr.alert, now)
+        self.reopened_total += 1
+        log.warning("alert_reopened", id=a["id"], rule=tr.rule, subject=tr.subject,
+                    severity=a["severity"], message=a["message"])
+        self._emit("reopen", a)
 
     # -- views ------------------------------------------------------------------------
 

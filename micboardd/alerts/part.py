@@ -81,6 +81,8 @@ class AlertsPart:
              e.resolved_total),
             ("alerts_acknowledged_total", "counter", "Alert episodes acknowledged.",
              e.acked_total),
+            ("alerts_reopened_total", "counter",
+             "Acknowledged alert episodes that got worse and opened again.", e.reopened_total),
         ]
 
     async def stop(self) -> None:

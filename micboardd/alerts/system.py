@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 import structlog
 
-from micboardd.alerts.engine import MAX_NOTE, SECTION
+from micboardd.alerts.engine import SECTION
+from micboardd.alerts.episodes import UNACKED, acknowledge
 from micboardd.state import JSON, Store
 
 log = structlog.get_logger("micboardd.alerts")
@@ -36,8 +37,7 @@ class SystemAlerts:
         a = {"id": f"{SUBJECT}~{rule}~{int(now * 1000)}", "rule": rule, "subject": SUBJECT,
              "channel": None, "device": None, "name": None, "slot": None, "label": None,
              "group": None, "severity": severity, "state": "open", "message": message,
-             "value": None, "worst": None, "opened": now, "acked": None, "acked_by": None,
-             "ack_note": None, "resolved": None}
+             "value": None, "worst": None, "opened": now, **UNACKED, "resolved": None}
         log.warning("alert_open", id=a["id"], rule=rule, subject=SUBJECT, message=message)
         self._put(rule, a)
 
@@ -63,10 +63,9 @@ class SystemAlerts:
         if rule is None:
             raise KeyError(aid)
         before = self._open[rule]
-        if before["state"] == "acknowledged":
+        after = acknowledge(before, who, note, self.store.clock())
+        if after is None:
             return None, before
-        after = {**before, "state": "acknowledged", "acked": round(self.store.clock(), 3),
-                 "acked_by": who[:64], "ack_note": note[:MAX_NOTE] if note else None}
         self._put(rule, after)
         return before, after
 

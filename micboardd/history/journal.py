@@ -2,6 +2,11 @@
 ``alerts`` row (upserted) and an ``alert_*`` event, and the episodes still open when the
 daemon starts again (taken up under the same id instead of raised twice).
 
+The row keeps an episode's first acknowledgement (``acked``, ``acked_by``); each
+acknowledgement is also an ``alert_ack`` event (``by``: the token's name, ``note``), and
+an episode that got worse after one is an ``alert_reopen`` event (``after_ack_by``). The
+last of these two decides whether an episode taken up after a restart is acknowledged.
+
 The alerts part knows this only by its shape (``record``, ``open_episodes``,
 ``episodes``); the daemon hands it over.
 """
@@ -14,7 +19,7 @@ from micboardd.history.queries import Reader, load_open_alerts, query_alerts
 from micboardd.history.recorder import Recorder
 from micboardd.state import JSON
 
-_TS = {"open": "opened", "ack": "acked", "resolve": "resolved"}
+_TS = {"open": "opened", "ack": "acked", "reopen": "reopened", "resolve": "resolved"}
 
 
 class AlertJournal:
@@ -28,12 +33,16 @@ class AlertJournal:
         rec.alert(alert)
         if transition == "update":
             return
-        ts = alert[_TS[transition]]
-        rec.event(ts if ts is not None else time.time(), f"alert_{transition}", {
-            "id": alert["id"], "rule": alert["rule"], "severity": alert["severity"],
-            "message": alert["message"],
-            "by": alert["acked_by"] if transition == "ack" else None,
-        }, alert["channel"], alert["device"])
+        ts = alert.get(_TS[transition])
+        detail = {"id": alert["id"], "rule": alert["rule"], "severity": alert["severity"],
+                  "message": alert["message"],
+                  "by": alert["acked_by"] if transition == "ack" else None}
+        if transition == "ack":
+            detail["note"] = alert.get("ack_note")
+        elif transition == "reopen":
+            detail["after_ack_by"] = (alert.get("previous_ack") or {}).get("acked_by")
+        rec.event(ts if ts is not None else time.time(), f"alert_{transition}", detail,
+                  alert["channel"], alert["device"])
 
     async def open_episodes(self) -> list[JSON]:
         episodes: list[JSON] = await self.reader.query(load_open_alerts)

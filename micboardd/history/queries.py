@@ -158,9 +158,33 @@ def query_alerts(conn: sqlite3.Connection, t0: float, t1: float, *,
 
 
 def load_open_alerts(conn: sqlite3.Connection) -> list[JSON]:
-    return _rows(conn.execute(
+    """The episodes still open, each with its acknowledgement as it stands: the last
+    ``alert_ack`` or ``alert_reopen`` event decides (the row keeps the first ack)."""
+    rows = _rows(conn.execute(
         "SELECT id, channel, device, rule, severity, message, opened, acked, acked_by, "
         "resolved, worst FROM alerts WHERE resolved IS NULL ORDER BY opened"))
+    for a in rows:
+        if a["acked"] is not None:
+            _last_ack(conn, a)
+    return rows
+
+
+def _last_ack(conn: sqlite3.Connection, a: JSON) -> None:
+    cur = conn.execute(
+        "SELECT ts, kind, detail FROM events WHERE device = ? AND ts >= ? AND kind IN "
+        "('alert_ack', 'alert_reopen') ORDER BY ts DESC, id DESC",
+        (a["device"] or "", a["opened"]))
+    for ts, kind, text in cur:
+        detail = orjson.loads(text)
+        if not isinstance(detail, dict) or detail.get("id") != a["id"]:
+            continue
+        if kind == "alert_ack":
+            a.update(acked=ts, acked_by=detail.get("by") or a["acked_by"],
+                     ack_note=detail.get("note"))
+        else:
+            a.update(acked=None, acked_by=None, reopened=ts, previous_ack={
+                "acked_by": detail.get("after_ack_by")})
+        return
 
 
 

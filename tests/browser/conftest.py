@@ -24,9 +24,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoDaemon]:
 @pytest.fixture(scope="module")
 def alert_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoDaemon]:
     """The demo daemon with alerts that resolve 1 s after their cause went away (instead
-    of the default 30 s), so a test can see an episode from open to resolved."""
+    of the default 30 s), so a test can see an episode from open to resolved; group Band
+    alerts at 60 min left, so a battery can be a warning first and critical later."""
     tmp = tmp_path_factory.mktemp("alert-demo")
-    config = demo_config(tmp / "demo.json", {"alerts": {"default": {"clear_after_s": 1}}})
+    config = demo_config(tmp / "demo.json", {"alerts": {
+        "default": {"clear_after_s": 1}, "groups": {"Band": {"minutes_at_or_below": 60}}}})
     d = DemoDaemon(tmp / "state", config=config).start()
     try:
         yield d

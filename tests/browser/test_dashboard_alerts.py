@@ -1,7 +1,9 @@
 """Alerts on the dashboard: an episode the daemon raises shows in the toolbar count, the
 list and on its tile; "Ack" acknowledges it on the daemon (with the write token when one
-is needed); it shows resolved once its cause is gone. The TV view shows open critical
-alerts as one big line. Runs against the demo daemon with a 1 s clear delay."""
+is needed), a group's or all of them at once, with a note; one that gets worse opens
+again; it shows resolved once its cause is gone. The list sits beside the board, which
+makes room for it. The TV view shows open critical alerts as one big line. Runs against
+the demo daemon with a 1 s clear delay (group Band alerts at 60 min left)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 from dashkit import DemoDaemon, http_json, simctl, tile, wait_live
 from playwright.sync_api import expect
+from stagekit import axe_violations
 
 from micboardd.server.auth import hash_token
 
@@ -129,6 +132,110 @@ def test_tv_view_banner_lists_every_open_problem_and_wraps(
     expect(page.locator("#alerts")).to_be_hidden()
     simctl(addr, "2 BATT_RUN_TIME 00400", "2 BATT_BARS 005", "TX 4 ON")
     expect(banner).to_be_hidden(timeout=8000)
+
+
+def overlaps(page: Any, selector: str, other: str) -> list[str]:
+    """The elements of ``selector`` whose box meets ``other``'s."""
+    found: list[str] = page.evaluate("""([sel, other]) => {
+      const o = document.querySelector(other).getBoundingClientRect();
+      return [...document.querySelectorAll(sel)].filter((e) => {
+        const r = e.getBoundingClientRect();
+        return r.width > 0 && r.left < o.right && r.right > o.left && r.top < o.bottom
+          && r.bottom > o.top;
+      }).map((e) => e.dataset.slot ?? e.id);
+    }""", [selector, other])
+    return found
+
+
+def test_list_beside_the_board_acks_a_group_or_all_with_a_note_and_reopens(
+    alert_demo: DemoDaemon, open_page: Any
+) -> None:
+    # the demo's running copy keeps the group's rule as written (a default written out
+    # would override alerts.default's clear_after_s)
+    running = json.loads((alert_demo.state_dir / "demo.json").read_text())
+    assert running["alerts"]["groups"] == {"Band": {"minutes_at_or_below": 60}}
+    page = open_page(alert_demo.url + "/", 1600, 900)
+    wait_live(page, ALL)
+    drawer = page.locator("#alerts")
+    page.keyboard.press("a")
+    expect(drawer).to_be_visible()
+    # beside the board: the board's column ends where the list begins, the tiles reflow
+    page.wait_for_function("() => document.querySelector('.main').getBoundingClientRect()"
+                           ".right <= document.querySelector('#alerts')"
+                           ".getBoundingClientRect().left")
+    assert overlaps(page, ".tile", "#alerts") == []
+    expect(page.locator(".tile")).to_have_count(ALL)
+
+    band, band_b = alert_demo.sim("rx-band-a"), alert_demo.sim("rx-band-b")
+    talk = alert_demo.sim("rx-talk")
+    # HH03: 50 min left (Band alerts at 60: a warning); BP02 and LAV2 switched off
+    simctl(band, "FREEZE", "3 BATT_RUN_TIME 00050", "3 BATT_BARS 002")
+    simctl(band_b, "FREEZE", "TX 1 OFF")
+    simctl(talk, "FREEZE", "TX 2 OFF")
+    items = {name: drawer.locator(".al").filter(has_text=name) for name in (
+        "HH03", "BP02", "LAV2")}
+    for item in items.values():
+        expect(item.and_(page.locator('[data-state="open"]'))).to_have_count(1)
+    expect(items["HH03"].locator(".al-tag")).to_have_text("WARNING")
+    bulk = drawer.locator("#al-bulk-btns")
+    expect(bulk.get_by_role("button")).to_have_text(
+        ["Ack all (3) open alerts", "Ack Band (2) open alerts of this group",
+         "Ack Talk show (1) open alerts of this group"])
+    assert overlaps(page, ".tile", "#alerts") == []  # a longer list still hides nothing
+
+    # a group's, with a note
+    drawer.get_by_label("Note").fill("spare at side stage")
+    with page.expect_request("**/api/alerts/ack") as req:
+        bulk.get_by_role("button", name=re.compile(r"^Ack Band \(2\)")).click()
+    sent = json.loads(req.value.post_data or "{}")
+    assert sent["note"] == "spare at side stage" and len(sent["ids"]) == 2
+    for name in ("HH03", "BP02"):
+        expect(items[name]).to_have_attribute("data-state", "acknowledged")
+        expect(items[name].locator(".al-note")).to_have_text("Note: spare at side stage")
+        expect(items[name].locator(".al-meta")).to_contain_text("acknowledged by loopback")
+    expect(items["LAV2"]).to_have_attribute("data-state", "open")
+    expect(page.locator("#alerts-msg")).to_have_text("Acknowledged 2 alerts.")
+    expect(drawer.get_by_label("Note")).to_have_value("")
+    hh03 = items["HH03"].get_attribute("data-id")
+    assert hh03 and server_alert(alert_demo, hh03)["ack_note"] == "spare at side stage"
+    expect(bulk.get_by_role("button")).to_have_count(0)  # one open alert: its own button
+
+    # worse: the battery goes critical, the acknowledged alert opens again and says so
+    simctl(band, "3 BATT_RUN_TIME 00020", "3 BATT_BARS 001")
+    expect(items["HH03"]).to_have_attribute("data-state", "open")
+    expect(items["HH03"]).to_have_attribute("data-reopened", "true")
+    expect(items["HH03"].locator(".al-tag")).to_have_text("CRITICAL")
+    expect(items["HH03"].locator(".al-meta")).to_contain_text(
+        "worse since acknowledged by loopback")
+    expect(items["HH03"].locator(".al-note")).to_have_text(
+        "Earlier note by loopback: spare at side stage")
+    expect(page.locator("#btn-alerts")).to_have_attribute("data-severity", "critical")
+    assert axe_violations(page) == []
+
+    # all of them (the note field left empty: no note)
+    with page.expect_request("**/api/alerts/ack") as req:
+        bulk.get_by_role("button", name=re.compile(r"^Ack all \(2\)")).click()
+    assert "note" not in json.loads(req.value.post_data or "{}")
+    for name in ("HH03", "LAV2"):
+        expect(items[name]).to_have_attribute("data-state", "acknowledged")
+    expect(drawer.locator("#al-bulk")).to_be_hidden()
+    # micboardd's own alerts (the history disk is full) are titled as such
+    assert page.evaluate("() => window.micboard.alerts.who({subject: 'micboardd', "
+                         "rule: 'history_storage', channel: null, device: null})"
+                         ".title") == "micboardd"
+
+    # a phone: no room beside the board, the list is above it and hides nothing
+    page.set_viewport_size({"width": 420, "height": 900})
+    page.wait_for_function("() => getComputedStyle(document.querySelector('#alerts'))"
+                           ".position === 'static'")
+    assert overlaps(page, ".tile", "#alerts") == []
+    assert overlaps(page, "#toolbar", "#alerts") == []
+
+    simctl(band, "3 BATT_RUN_TIME 00400", "3 BATT_BARS 005")
+    simctl(band_b, "TX 1 ON")
+    simctl(talk, "TX 2 ON")
+    for item in items.values():
+        expect(item).to_have_attribute("data-state", "resolved", timeout=8000)
 
 
 @pytest.fixture(scope="module")
