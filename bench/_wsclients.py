@@ -195,8 +195,12 @@ class Client:
 
     async def run(self, url: str) -> None:
         try:
+            # each client from an address of its own, like the tablets and screens of
+            # a venue (the daemon limits connections per address)
+            local = (f"127.3.{self.idx // 250}.{1 + self.idx % 250}", 0)
             async with websockets.connect(url, max_size=None, compression=None,
-                                          open_timeout=30, ping_interval=None) as ws:
+                                          open_timeout=30, ping_interval=None,
+                                          local_addr=local) as ws:
                 self.ws = ws
                 while True:
                     raw = await ws.recv(decode=False)

@@ -12,8 +12,9 @@ Every part runs in its own process, all on loopback:
 2. the floor (bench/floor.py): connects to the same receivers with the same handshake
    and only splits the incoming bytes into frames. It runs FIRST, alone, for
    ``--floor-seconds``; then it stops and
-3. the daemon (``micboardd run --config GENERATED.json``, history off, HTTP on a free
-   loopback port learnt through MICBOARDD_PORT_FILE) connects to the same fleet, and
+3. the daemon (``micboardd run --config GENERATED.json``: the default configuration,
+   history and alerts on, ``--no-history`` for history off; HTTP on a free loopback
+   port learnt through MICBOARDD_PORT_FILE) connects to the same fleet, and
 4. ``--clients`` websocket clients (bench/_wsclients.py, ``--client-procs`` processes)
    follow snapshot + patches: by default one full mirror per process (every meter
    merged) and light clients for the rest (seq chain, names, batteries; ``--mirror``).
@@ -506,7 +507,10 @@ async def run(args: argparse.Namespace, tmp: Path, procs: Procs) -> dict[str, An
     config = {
         "devices": devices,
         "http": {"host": "127.0.0.1", "port": 0,
-                 "meter_interval_ms": args.meter_interval_ms},
+                 "meter_interval_ms": args.meter_interval_ms,
+                 # the default cap (512) is below the 1,000-client rows; every client
+                 # connects from an address of its own (bench/_wsclients.py)
+                 **({"max_connections": args.clients + 64} if args.clients > 400 else {})},
         "history": {"enabled": args.history},
         "state_dir": str(tmp / "state"),
     }
@@ -572,6 +576,10 @@ async def run(args: argparse.Namespace, tmp: Path, procs: Procs) -> dict[str, An
                                      str(int(args.seconds)), "--rate", str(PROFILE_RATE),
                                      "--format", "raw", "-o",
                                      str(args.profile / "daemon.collapsed"),
+                                     # only the thread holding the GIL: the history
+                                     # writer and executor threads idle in C otherwise
+                                     # count as busy
+                                     "--gil",
                                      *(["--native"] if args.profile_native else [])])
     markers = await inject_markers(devices, args.marker_rate, t0 + args.seconds,
                                    args.marker_channels, args.seed)
@@ -826,7 +834,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--meter-rate-ms", type=int, default=100)
     p.add_argument("--meter-interval-ms", type=int, default=100,
                    help="the daemon's http.meter_interval_ms")
-    p.add_argument("--history", action="store_true", help="keep the daemon's history on")
+    p.add_argument("--history", action=argparse.BooleanOptionalAction, default=True,
+                   help="the daemon's history (on by default, like the daemon's own "
+                        "default; --no-history switches it off)")
     p.add_argument("--fleet-procs", type=int, default=0,
                    help="simulator processes (default 1 up to 1000 channels, else 2)")
     p.add_argument("--client-procs", type=int, default=4)
