@@ -4,7 +4,8 @@ A link connects (:mod:`.transport`), runs the driver's handshake, keeps the conn
 alive, decides the link's health from what it hears (:mod:`.health`), and reconnects a
 dead TCP connection with capped exponential backoff and jitter. Bytes go straight from
 the socket callback into the driver and the store (no task switch per read): the hot
-path is ``data_received -> driver.receive_data -> store.apply``.
+path is ``data_received -> driver.receive_data -> store.apply``; meter values wait in
+the driver (:meth:`Driver.collect_meters`) until the store takes them.
 
 Links never touch browsers or the database.
 """
@@ -73,6 +74,7 @@ class Link:
         self.status = status
         cls = driver_class(cfg.driver)
         self.driver: Driver = cls(meter_rate_ms=cfg.meter_rate_ms, channels=cfg.channel_count())
+        self.driver.collect_meters()  # the store takes them once per meter interval
         self.port = cfg.port or cls.default_port
         local = cfg.local_port if cfg.local_port is not None else cls.shared_local_port
         self.local_port = local
@@ -264,10 +266,8 @@ class Link:
                 driver.resend_handshake()
                 self._flush()
             self._set_state("online", None)
-        if not events:
-            return
         if alive:
-            self.store.apply(self.id, events)
+            self.store.apply(self.id, events, driver)
         for ev in events:
             t = type(ev)
             if t is ProtocolError:
@@ -314,6 +314,8 @@ class Link:
                 fut.set_exception(exc)
 
     def _set_state(self, state: str, hint: str | None) -> None:
+        if state != "online":
+            self.driver.forget_meters()  # the store clears them; the next ones are news
         if state != self.state:
             self._log.info("link_state", state=state, previous=self.state)
             self.state = state

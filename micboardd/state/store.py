@@ -18,11 +18,12 @@ from typing import Any, Protocol
 
 import structlog
 
-from micboardd.config import Config, DeviceConfig, SlotConfig
-from micboardd.drivers import ChannelUpdate, DeviceUpdate, Event, driver_class
+from micboardd.config import Config
+from micboardd.drivers import ChannelUpdate, DeviceUpdate, Driver, Event
 from micboardd.state.batcher import PatchBatcher
-from micboardd.state.contract import CLEARED_ON_OFFLINE, JSON, empty_channel, new_device
-from micboardd.state.status import Holds, battery_level, derive, vocabulary
+from micboardd.state.contract import CLEARED_ON_OFFLINE, JSON
+from micboardd.state.layout import Layout
+from micboardd.state.status import Holds, battery_level, vocabulary
 
 _log = structlog.get_logger("micboardd.state")
 
@@ -39,7 +40,7 @@ class Stats:
     subscriber_errors: int = 0
 
 
-class Store:
+class Store(Layout):
     def __init__(
         self,
         config: Config,
@@ -61,6 +62,9 @@ class Store:
         self._meter_latest: dict[str, JSON] = {}
         #: device -> when it was last heard, not yet in the state (it goes with the meters)
         self._seen_latest: dict[str, float] = {}
+        #: device -> its driver, holding meters that wait for the next meter interval
+        #: (the meter fast path: Driver.collect_meters)
+        self._meter_sources: dict[str, Driver] = {}
         self._next_idx = 0
         self.stats = Stats()
         self.config = config
@@ -98,87 +102,6 @@ class Store:
             sec[key] = copy.deepcopy(value)
         self.batch.pend((section,), {key: copy.deepcopy(value)})
 
-    # -- configuration ----------------------------------------------------------------
-
-    def reconfigure(self, config: Config) -> None:
-        """Add, update and remove devices and slots to match ``config``."""
-        self.config = config
-        self.batch.meter_interval = config.http.meter_interval_ms / 1000
-        wanted = {d.id: d for d in config.devices if d.enabled}
-        for device_id in list(self.devices):
-            if device_id not in wanted and ":" not in device_id:  # remote ones stay
-                self.remove_device(device_id)
-        for d in wanted.values():
-            self.add_device(d)
-        self.set_slots(config.slots)
-        groups = [g.model_dump() for g in config.groups]
-        if groups != self.groups:
-            self.groups = groups
-            self.batch.pend((), {"groups": copy.deepcopy(groups)})
-
-    def add_device(self, d: DeviceConfig) -> None:
-        port = d.port or driver_class(d.driver).default_port
-        if d.id in self.devices:
-            dev = self.devices[d.id]
-            changes = {k: v for k, v in (("driver", d.driver), ("host", d.host),
-                                          ("port", port)) if dev.get(k) != v}
-            if changes:
-                dev.update(changes)
-                self.batch.pend(("devices", d.id), changes)
-            return
-        dev = new_device(d.id, d.driver, d.host, port, d.model)
-        self.devices[d.id] = dev
-        self.batch.pend(("devices",), {d.id: copy.deepcopy(dev)})
-        for n in range(1, (d.channel_count() or 0) + 1):
-            self._ensure_channel(d.id, n)
-
-    def remove_device(self, device_id: str) -> None:
-        dev = self.devices.pop(device_id, None)
-        if dev is None:
-            return
-        self.batch.pend(("devices",), {device_id: None})
-        for key in dev["channels"]:
-            self.channels.pop(key, None)
-            self._holds.pop(key, None)
-            self.batch.pend(("channels",), {key: None})
-            self.batch.forget_meters(key)
-            self._meter_latest.pop(key, None)
-
-    def new_idx(self) -> int:
-        """A small number naming a channel for the life of this process (never reused):
-        compact meter messages refer to channels by it."""
-        self._next_idx += 1
-        return self._next_idx
-
-    def set_slots(self, slots: Iterable[SlotConfig | JSON]) -> None:
-        out: list[JSON] = []
-        for s in slots:
-            d = s.model_dump() if isinstance(s, SlotConfig) else dict(s)
-            out.append({k: d.get(k) for k in ("slot", "channel", "label_id", "label_name",
-                                               "group", "active")})
-        out.sort(key=lambda s: int(s["slot"]))
-        if out != self.slots:
-            self.slots = out
-            # arrays are replaced whole in a merge patch
-            self.batch.pend((), {"slots": copy.deepcopy(out)})
-
-    def _ensure_channel(self, device_id: str, n: int) -> JSON:
-        key = f"{device_id}/{n}"
-        ch = self.channels.get(key)
-        if ch is None:
-            ch = empty_channel(device_id, n)
-            ch["idx"] = self.new_idx()
-            ch["status"] = self._derive_status(ch, Holds(), 0.0, device_id)
-            self.channels[key] = ch
-            self._holds[key] = Holds()
-            self.batch.pend(("channels",), {key: copy.deepcopy(ch)})
-            dev = self.devices[device_id]
-            chans = dev["channels"]
-            chans.append(key)
-            chans.sort(key=lambda k: int(k.rsplit("/", 1)[1]))
-            self.batch.pend(("devices", device_id), {"channels": list(chans)})
-        return ch
-
     # -- updates from links -----------------------------------------------------------
 
     def set_link(self, device_id: str, link: str, hint: str | None = None) -> None:
@@ -190,6 +113,10 @@ class Store:
         dev["link_hint"] = hint
         self.batch.pend(("devices", device_id), {"link": link, "link_hint": hint})
         now = self.clock()
+        if link != "online":
+            src = self._meter_sources.pop(device_id, None)
+            if src is not None:
+                src.forget_meters()
         for key in dev["channels"]:
             ch = self.channels[key]
             if link != "online":
@@ -206,12 +133,18 @@ class Store:
                         self.batch.pend(("channels", key, section), cleared)
             self._restatus(key, ch, now, heard=False)
 
-    def apply(self, device_id: str, events: Iterable[Event]) -> None:
-        """Apply driver events from one device's link."""
+    def apply(self, device_id: str, events: Iterable[Event],
+              source: Driver | None = None) -> None:
+        """Apply driver events from one device's link (called for every read that held
+        a well-formed frame). ``source``: the device's driver, when it collects meters
+        (:meth:`Driver.collect_meters`); they are taken at the next meter interval."""
         dev = self.devices.get(device_id)
         if dev is None:
             return
         now = self.clock()
+        if source is not None and source.meters:
+            self._meter_sources[device_id] = source
+            self.batch.schedule_meter()
         n_events = 0
         for ev in events:
             n_events += 1
@@ -277,7 +210,8 @@ class Store:
                     self.batch.pend(("devices", device_id), {"last_seen": ts}, meter=True,
                                     schedule=False)
         latest, self._meter_latest = self._meter_latest, {}
-        if not latest:
+        sources, self._meter_sources = self._meter_sources, {}
+        if not latest and not sources:
             return
         now = self.clock()
         channels = self.channels
@@ -285,6 +219,28 @@ class Store:
             ch = channels.get(key)
             if ch is not None:
                 self._apply_values(key, ch, values, True, now)
+        for device_id, driver in sources.items():
+            self._apply_source(device_id, driver, now)
+
+    def _apply_source(self, device_id: str, driver: Driver, now: float) -> None:
+        """The meters a driver collected since the last interval (the latest of each
+        channel; a peak in between still lights AUDIO_PEAK)."""
+        meters, peaked = driver.take_meters()
+        prefix = device_id + "/"
+        channels = self.channels
+        for n, values in meters.items():
+            key = prefix + str(n)
+            ch = channels.get(key)
+            if ch is None:
+                ch = self._ensure_channel(device_id, n)
+            self._apply_values(key, ch, values, True, now)
+        for n in peaked:
+            key = prefix + str(n)
+            pch = channels.get(key)
+            if pch is not None:
+                self._holds[key].peak_until = now + self.config.status.peak_hold_s
+                if pch["status"] != "AUDIO_PEAK":
+                    self._restatus(key, pch, now)
 
     def _apply_values(self, key: str, ch: JSON, values: Mapping[str, Any], meter: bool,
                       now: float) -> None:
@@ -353,13 +309,6 @@ class Store:
                 self.batch.pend(("channels", key), {"status": status}, meter=True)
             else:
                 self.batch.pend(("channels", key), {"status": status})
-
-    def _derive_status(self, ch: JSON, holds: Holds, now: float, device_id: str) -> str:
-        dev = self.devices.get(device_id)
-        tx = ch["tx"]
-        return derive(holds.facts(dev is not None and dev["link"] == "online",
-                                  battery_level(tx["battery_bars"], tx["battery_minutes"]),
-                                  tx["present"], now, self.config.status.prev_hold_s))
 
     def sweep(self) -> None:
         """Expire PREV_* and AUDIO_PEAK holds; the daemon calls this once a second."""
