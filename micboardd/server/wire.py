@@ -17,6 +17,7 @@ channel's meters take about 20 bytes this way instead of 110 (docs/benchmarks.md
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -44,6 +45,21 @@ PACED_FIELDS: tuple[tuple[str, str], ...] = (
 #: field name -> bit in the mask, per section (looked up for every meter of every channel)
 _RF = {n: i for i, (s, n) in enumerate(METER_FIELDS) if s == "rf"}
 _AUDIO = {n: i for i, (s, n) in enumerate(METER_FIELDS) if s == "audio"}
+
+
+def frame_header(size: int) -> bytes:
+    """The header of an unmasked, final websocket text frame of ``size`` payload bytes
+    (RFC 6455 section 5.2): a server's frame is the same for every client."""
+    if size < 126:
+        return bytes((0x81, size))
+    if size < 65536:
+        return struct.pack("!BBH", 0x81, 126, size)
+    return struct.pack("!BBQ", 0x81, 127, size)
+
+
+def text_frame(payload: bytes) -> bytes:
+    """``payload`` as one whole websocket text frame, ready for any client's socket."""
+    return frame_header(len(payload)) + payload
 
 
 def encode_snapshot(seq: int, state: JSON) -> bytes:
