@@ -280,3 +280,29 @@ async def test_alerts_reach_clients_as_state_patches(rig: Rig) -> None:
     rig.store.flush()  # the alert was put while the first patch was delivered
     pushed = [p["alerts"] for p in patches if "alerts" in p]
     assert pushed and next(iter(pushed[0].values()))["rule"] == "battery"
+
+
+async def test_meters_are_evaluated_at_the_engines_pace(rig: Rig) -> None:
+    # meter-only patches (ten a second) only mark their channels; the next tick
+    # evaluates each once, as of the last meter patch that touched it
+    evaluated: list[str] = []
+    orig = rig.engine._eval_channel
+
+    def spy(key: str, now: float) -> None:
+        evaluated.append(key)
+        orig(key, now)
+
+    rig.engine._eval_channel = spy  # type: ignore[method-assign]
+    start = rig.t
+    for i in range(10):
+        rig.t = start + i * 0.1
+        rig.ch(3, {"rf.level_pct": 10 - i % 2}, meter=True)
+    assert evaluated == [] and rig.of("rf_low") == []
+    last = rig.t
+    rig.wait(4)
+    assert evaluated.count("rx/3") == 1
+    [a] = rig.of("rf_low", "rx/3")
+    assert a["opened"] == pytest.approx(last, abs=0.01) and a["worst"] == 9
+    # news that is not a meter is evaluated at once
+    rig.ch(1, {"tx.battery_bars": 0, "tx.battery_minutes": 5})
+    assert [a["state"] for a in rig.of("battery", "rx/1")] == ["open"]

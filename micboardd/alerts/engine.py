@@ -65,7 +65,8 @@ def alert_id(subject: str, rule: str, opened: float) -> str:
 
 class AlertEngine:
     """Evaluates the rules on each patch (only for the channels and devices it touches)
-    and on :meth:`tick` (hold and clear timers, expiry of resolved episodes)."""
+    and on :meth:`tick` (hold and clear timers, expiry of resolved episodes, and once a
+    second the channels meter-only patches touched: docs/benchmarks.md, alert pace)."""
 
     def __init__(self, store: Store, cfg: AlertsConfig, *,
                  clock: Callable[[], float] | None = None) -> None:
@@ -83,6 +84,7 @@ class AlertEngine:
         self.resolved_total = 0
         self.acked_total = 0
         self._unsubscribe: Callable[[], None] | None = None
+        self._metered: dict[str, float] = {}  # channel -> its last meter patch, unevaluated
         self._index_slots()
 
     # -- lifecycle --------------------------------------------------------------------
@@ -130,6 +132,9 @@ class AlertEngine:
     # -- inputs -----------------------------------------------------------------------
 
     def on_patch(self, seq: int, patch: JSON, meter_only: bool) -> None:
+        if meter_only:  # ten a second: only mark the channels, evaluated at the next tick
+            self._metered.update(dict.fromkeys(patch.get("channels") or (), self.clock()))
+            return
         if "slots" in patch:
             self._index_slots()
             self.evaluate_all()
@@ -146,6 +151,7 @@ class AlertEngine:
         chans = patch.get("channels")
         if chans:
             for key in chans:
+                self._metered.pop(key, None)  # evaluated now, on its current values
                 self._eval_channel(key, now)
 
     def evaluate_all(self, now: float | None = None) -> None:
@@ -172,6 +178,9 @@ class AlertEngine:
     def tick(self, now: float | None = None) -> None:
         """Run the timers: holds that have elapsed open or resolve episodes."""
         now = self.clock() if now is None else now
+        metered, self._metered = self._metered, {}
+        for key, at in metered.items():
+            self._eval_channel(key, min(at, now))
         for tr in list(self._timers):
             self._advance(tr, now)
         if self._resolved:
