@@ -118,13 +118,14 @@ async def test_the_store_takes_collected_meters_once_per_interval() -> None:
     d = driver_class("shure-ulxd")(channels=2)
     d.collect_meters()
     d.connection_made(0.0)
+    s.add_meter_source("rx", d)
     s.set_link("rx", "online")
     s.apply("rx", [ChannelUpdate(2, {"tx.present": True, "tx.battery_bars": 5})])
     s.flush()
     patches: list[tuple[dict[str, Any], bool]] = []
     s.subscribe(lambda seq, p, meter: patches.append((p, meter)))
     for rf in (80, 81, 82):
-        s.apply("rx", d.receive_data(b"< SAMPLE 2 ALL AX %03d 048 >" % rf, 0.0), d)
+        assert d.receive_data(b"< SAMPLE 2 ALL AX %03d 048 >" % rf, 0.0) == []
     assert patches == [] and d.meters  # they wait in the driver
     s.flush()
     [(p, meter)] = patches
@@ -132,8 +133,20 @@ async def test_the_store_takes_collected_meters_once_per_interval() -> None:
     assert p["channels"]["rx/2"]["rf"]["rssi_dbm"] == 82 - 128  # the latest won
     assert s.channels["rx/2"]["status"] == "AUDIO_PEAK"  # the peak lit the status
     assert not d.meters
+    # the same SAMPLE again moves nothing; one field moved is one field in the patch
+    d.receive_data(b"< SAMPLE 2 ALL AX 082 048 >< SAMPLE 2 ALL AX 082 030 >", 0.0)
+    s.flush()
+    assert patches[-1][0]["channels"]["rx/2"]["audio"] == {
+        "level_pct": 60, "dbfs": -20, "peak": False}
+    assert "rf" not in patches[-1][0]["channels"]["rx/2"]
     # a link that goes offline clears its meters and drops what was waiting
-    s.apply("rx", d.receive_data(b"< SAMPLE 2 ALL AX 090 010 >", 0.0), d)
+    d.receive_data(b"< SAMPLE 2 ALL AX 090 010 >", 0.0)
     s.set_link("rx", "offline")
     s.flush()
     assert s.channels["rx/2"]["rf"]["rssi_dbm"] is None
+    # back online, the SAMPLE it sent before is news again (its values had been cleared)
+    s.set_link("rx", "online")
+    d.receive_data(b"< SAMPLE 2 ALL AX 082 030 >", 0.0)
+    s.flush()
+    assert s.channels["rx/2"]["rf"]["rssi_dbm"] == 82 - 128
+    s.remove_meter_source("rx", d)

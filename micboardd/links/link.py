@@ -45,6 +45,8 @@ BACKOFF_START = 0.25
 #: a receiver that comes back is reconnected within this (plus jitter); see Link.run
 BACKOFF_CAP = 2.0
 CHECK_EVERY = 0.25
+#: how often a read of meters alone tells the store the device was heard
+SEEN_EVERY = 0.5
 #: how often the garbled hint's count of malformed frames is brought up to date
 HINT_REFRESH_S = 5.0
 
@@ -75,6 +77,8 @@ class Link:
         cls = driver_class(cfg.driver)
         self.driver: Driver = cls(meter_rate_ms=cfg.meter_rate_ms, channels=cfg.channel_count())
         self.driver.collect_meters()  # the store takes them once per meter interval
+        store.add_meter_source(self.id, self.driver)
+        self._seen_due = 0.0  # loop time when a read of meters alone goes to last_seen
         self.port = cfg.port or cls.default_port
         local = cfg.local_port if cfg.local_port is not None else cls.shared_local_port
         self.local_port = local
@@ -131,6 +135,7 @@ class Link:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         self._fail_waiters(LinkDown("link stopped"))
+        self.store.remove_meter_source(self.id, self.driver)
 
     async def run(self) -> None:
         backoff = BACKOFF_START
@@ -266,8 +271,15 @@ class Link:
                 driver.resend_handshake()
                 self._flush()
             self._set_state("online", None)
+        if not events:
+            # meters alone (most reads): they wait in the driver for the store; the
+            # device was heard, which last_seen says (the store: at most once a second)
+            if alive and now >= self._seen_due:
+                self._seen_due = now + SEEN_EVERY
+                self.store.seen(self.id)
+            return
         if alive:
-            self.store.apply(self.id, events, driver)
+            self.store.apply(self.id, events)
         for ev in events:
             t = type(ev)
             if t is ProtocolError:

@@ -6,7 +6,8 @@ the attributes declared here.)"""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from micboardd.config import Config, DeviceConfig, SlotConfig
 from micboardd.drivers import Driver, driver_class
@@ -25,6 +26,7 @@ class Layout:
     _holds: dict[str, Holds]
     _meter_latest: dict[str, JSON]
     _meter_sources: dict[str, Driver]
+    _meter_prev: dict[str, Mapping[str, Any]]
     _next_idx: int
 
     # -- configuration ----------------------------------------------------------------
@@ -73,6 +75,7 @@ class Layout:
             self.batch.pend(("channels",), {key: None})
             self.batch.forget_meters(key)
             self._meter_latest.pop(key, None)
+            self._meter_prev.pop(key, None)
 
     def new_idx(self) -> int:
         """A small number naming a channel for the life of this process (never reused):

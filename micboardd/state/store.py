@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -62,9 +62,12 @@ class Store(Layout):
         self._meter_latest: dict[str, JSON] = {}
         #: device -> when it was last heard, not yet in the state (it goes with the meters)
         self._seen_latest: dict[str, float] = {}
-        #: device -> its driver, holding meters that wait for the next meter interval
-        #: (the meter fast path: Driver.collect_meters)
+        #: device -> its driver, where meters wait for the next meter interval (the
+        #: meter fast path: Driver.collect_meters; registered by the device's link)
         self._meter_sources: dict[str, Driver] = {}
+        #: channel -> the meter values last taken from its source (what the state holds
+        #: of them, until something else writes them: then the entry goes)
+        self._meter_prev: dict[str, Mapping[str, Any]] = {}
         self._next_idx = 0
         self.stats = Stats()
         self.config = config
@@ -113,14 +116,14 @@ class Store(Layout):
         dev["link_hint"] = hint
         self.batch.pend(("devices", device_id), {"link": link, "link_hint": hint})
         now = self.clock()
-        if link != "online":
-            src = self._meter_sources.pop(device_id, None)
-            if src is not None:
-                src.forget_meters()
+        src = self._meter_sources.get(device_id)
+        if src is not None and link != "online":
+            src.forget_meters()
         for key in dev["channels"]:
             ch = self.channels[key]
             if link != "online":
                 self._meter_latest.pop(key, None)  # never resurrect meters of a dead link
+                self._meter_prev.pop(key, None)
             if was_online != (link == "online"):
                 self._holds[key].link(link == "online", ch["tx"], now)
             if was_online and link != "online":
@@ -133,18 +136,28 @@ class Store(Layout):
                         self.batch.pend(("channels", key, section), cleared)
             self._restatus(key, ch, now, heard=False)
 
-    def apply(self, device_id: str, events: Iterable[Event],
-              source: Driver | None = None) -> None:
-        """Apply driver events from one device's link (called for every read that held
-        a well-formed frame). ``source``: the device's driver, when it collects meters
-        (:meth:`Driver.collect_meters`); they are taken at the next meter interval."""
+    def add_meter_source(self, device_id: str, driver: Driver) -> None:
+        """``driver`` collects the device's meters (:meth:`Driver.collect_meters`): they
+        are taken from it once per meter interval while the device is online."""
+        self._meter_sources[device_id] = driver
+        self.batch.schedule_meter()
+
+    def remove_meter_source(self, device_id: str, driver: Driver) -> None:
+        if self._meter_sources.get(device_id) is driver:
+            del self._meter_sources[device_id]
+
+    def seen(self, device_id: str) -> None:
+        """The device was heard (a read that held only meters): ``last_seen``."""
+        dev = self.devices.get(device_id)
+        if dev is not None:
+            self._heard(device_id, dev, self.clock())
+
+    def apply(self, device_id: str, events: Iterable[Event]) -> None:
+        """Apply driver events from one device's link."""
         dev = self.devices.get(device_id)
         if dev is None:
             return
         now = self.clock()
-        if source is not None and source.meters:
-            self._meter_sources[device_id] = source
-            self.batch.schedule_meter()
         n_events = 0
         for ev in events:
             n_events += 1
@@ -153,6 +166,9 @@ class Store(Layout):
             elif type(ev) is DeviceUpdate:
                 self._apply_device(dev, ev, now)
         self.stats.events += n_events
+        self._heard(device_id, dev, now)
+
+    def _heard(self, device_id: str, dev: JSON, now: float) -> None:
         last = self._seen_latest.get(device_id, dev["last_seen"])
         if last is None or now - last >= 1.0:
             # at most once a second: staleness needs seconds, and bytes to browsers count.
@@ -197,6 +213,7 @@ class Store(Layout):
         ch = self.channels.get(key)
         if ch is None:
             ch = self._ensure_channel(device_id, ev.channel)
+        self._meter_prev.pop(key, None)  # (it may write a meter field)
         self._apply_values(key, ch, ev.values, False, now)
 
     def _apply_meters(self) -> None:
@@ -210,17 +227,24 @@ class Store(Layout):
                     self.batch.pend(("devices", device_id), {"last_seen": ts}, meter=True,
                                     schedule=False)
         latest, self._meter_latest = self._meter_latest, {}
-        sources, self._meter_sources = self._meter_sources, {}
-        if not latest and not sources:
-            return
         now = self.clock()
         channels = self.channels
+        prev = self._meter_prev
         for key, values in latest.items():
             ch = channels.get(key)
             if ch is not None:
+                prev.pop(key, None)
                 self._apply_values(key, ch, values, True, now)
-        for device_id, driver in sources.items():
-            self._apply_source(device_id, driver, now)
+        if self._meter_sources:
+            devices = self.devices
+            for device_id, driver in self._meter_sources.items():
+                if driver.meters or driver.peaked:
+                    dev = devices.get(device_id)
+                    if dev is None or dev["link"] != "online":
+                        driver.take_meters()  # never resurrect meters of a dead link
+                    else:
+                        self._apply_source(device_id, driver, now)
+            self.batch.schedule_meter()  # the sources are read every interval
 
     def _apply_source(self, device_id: str, driver: Driver, now: float) -> None:
         """The meters a driver collected since the last interval (the latest of each
@@ -228,11 +252,25 @@ class Store(Layout):
         meters, peaked = driver.take_meters()
         prefix = device_id + "/"
         channels = self.channels
+        prev = self._meter_prev
         for n, values in meters.items():
             key = prefix + str(n)
             ch = channels.get(key)
             if ch is None:
                 ch = self._ensure_channel(device_id, n)
+            last = prev.get(key)
+            prev[key] = values
+            if last is not None:
+                # most of a SAMPLE repeats the last one: compare the items in C, then
+                # look at the fields that moved only
+                moved: Collection[tuple[str, Any]]
+                try:
+                    moved = values.items() - last.items()
+                except TypeError:  # an unhashable value: field by field, below
+                    moved = list(values.items())
+                if not moved:
+                    continue
+                values = dict(moved)
             self._apply_values(key, ch, values, True, now)
         for n in peaked:
             key = prefix + str(n)
