@@ -172,7 +172,7 @@ class Hub:
                 continue
             if c.channels is None:
                 if shared is None:
-                    shared = _encode(seq, base, patch, meter_only, self.store.channels)
+                    shared = _encode(seq, base, patch, meter_only, self.store)
                     framed = text_frame(shared)
                 if not q and c.writable():
                     self._write(c, framed, len(shared))
@@ -355,7 +355,7 @@ class Hub:
                     if item.coalesced:
                         patch = self._current_meters(item, c.channels)
                     data = _encode(item.seq, item.base, patch or {}, item.meter,
-                                   self.store.channels)
+                                   self.store)
             else:
                 return
             if c.transport is None:
@@ -378,8 +378,9 @@ class Hub:
         return encode_snapshot(st.seq, state)
 
 
-def _encode(seq: int, base: int, patch: JSON, meter_only: bool,
-            channels: dict[str, JSON]) -> bytes:
+def _encode(seq: int, base: int, patch: JSON, meter_only: bool, store: Store) -> bytes:
     if not meter_only:
         return encode_patch(seq, base, patch)
-    return encode_meters(seq, base, patch, lambda key: (channels.get(key) or {}).get("idx"))
+    channels, devices = store.channels, store.devices
+    return encode_meters(seq, base, patch, lambda key: (channels.get(key) or {}).get("idx"),
+                         lambda dev: (devices.get(dev) or {}).get("idx"))

@@ -58,6 +58,7 @@ class Layout:
                 self.batch.pend(("devices", d.id), changes)
             return
         dev = new_device(d.id, d.driver, d.host, port, d.model)
+        dev["idx"] = self.new_idx()
         self.devices[d.id] = dev
         self.batch.pend(("devices",), {d.id: copy.deepcopy(dev)})
         for n in range(1, (d.channel_count() or 0) + 1):
@@ -78,8 +79,8 @@ class Layout:
             self._meter_prev.pop(key, None)
 
     def new_idx(self) -> int:
-        """A small number naming a channel for the life of this process (never reused):
-        compact meter messages refer to channels by it."""
+        """A small number naming a channel or a device for the life of this process
+        (never reused): compact meter messages refer to them by it."""
         self._next_idx += 1
         return self._next_idx
 

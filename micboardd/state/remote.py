@@ -39,7 +39,8 @@ def put_remote(store: Store, device_id: str, device: JSON | None,
             patch = diff_into(cur, ch)
             if patch:
                 store.batch.pend(("channels", key), patch)
-    dev = {**device, "channels": list(channels)}
+    dev = {**device, "channels": list(channels),
+           "idx": old["idx"] if old is not None and "idx" in old else store.new_idx()}
     if old is None:
         store.devices[device_id] = copy.deepcopy(dev)
         store.batch.pend(("devices",), {device_id: copy.deepcopy(dev)})

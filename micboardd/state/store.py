@@ -60,8 +60,9 @@ class Store(Layout):
         self._subscribers: list[Subscriber] = []
         self._split_cache: dict[str, tuple[str, ...]] = {}
         self._meter_latest: dict[str, JSON] = {}
-        #: device -> when it was last heard, not yet in the state (it goes with the meters)
-        self._seen_latest: dict[str, float] = {}
+        #: devices heard since the last meter interval, not yet in the state: their
+        #: last_seen is that interval's time (one value for all: the wire shares it)
+        self._seen_latest: set[str] = set()
         #: device -> its driver, where meters wait for the next meter interval (the
         #: meter fast path: Driver.collect_meters; registered by the device's link)
         self._meter_sources: dict[str, Driver] = {}
@@ -169,11 +170,13 @@ class Store(Layout):
         self._heard(device_id, dev, now)
 
     def _heard(self, device_id: str, dev: JSON, now: float) -> None:
-        last = self._seen_latest.get(device_id, dev["last_seen"])
+        if device_id in self._seen_latest:
+            return
+        last = dev["last_seen"]
         if last is None or now - last >= 1.0:
             # at most once a second: staleness needs seconds, and bytes to browsers count.
             # It reaches the state with the meters, so the state never runs ahead of seq.
-            self._seen_latest[device_id] = round(now, 3)
+            self._seen_latest.add(device_id)
             self.batch.schedule_meter()
 
     def _apply_device(self, dev: JSON, ev: DeviceUpdate, now: float) -> None:
@@ -219,8 +222,9 @@ class Store(Layout):
     def _apply_meters(self) -> None:
         """Fold the latest meter values of every channel into the pending meter patch."""
         if self._seen_latest:
-            seen, self._seen_latest = self._seen_latest, {}
-            for device_id, ts in seen.items():
+            seen, self._seen_latest = self._seen_latest, set()
+            ts = round(self.clock(), 3)
+            for device_id in seen:
                 dev = self.devices.get(device_id)
                 if dev is not None:
                     dev["last_seen"] = ts
