@@ -175,11 +175,18 @@ class ShureDriver(Driver):
         pos = 0
         n = len(buf)
         fast = _FAST_SAMPLE.match if self.meters is not None else None
+        last_raw = self._raw
         while pos < n:
             if fast is not None and (m := fast(buf, pos)) is not None:
                 pos = m.end()
                 chb, raw = m.group(1, 2)
-                self._fast_sample(chb[0] - 48, raw, events)
+                ch = chb[0] - 48
+                if last_raw.get(ch) == raw:  # (Driver._repeated, inlined: most frames)
+                    self.stats.frames += 1
+                    if ch in self._raw_peak:
+                        self.peaked.add(ch)
+                else:
+                    self._fast_sample(ch, raw, events)
                 continue
             start = buf.find(b"<", pos)
             if start < 0:
@@ -277,10 +284,8 @@ class ShureDriver(Driver):
     def _fast_sample(self, ch: int, raw: bytes, events: list[Event]) -> None:
         """A SAMPLE in its usual form, ``< SAMPLE n ALL fields >``, on the meter fast
         path (:meth:`Driver.collect_meters`): one regex match instead of framing and
-        tokenizing, and nothing at all when its fields repeat the channel's last ones.
-        Validation is the same as :meth:`_on_sample`'s."""
-        if self._repeated(ch, raw):
-            return
+        tokenizing (and :meth:`_parse` skips it before this when its fields repeat the
+        channel's last ones). Validation is the same as :meth:`_on_sample`'s."""
         try:
             values = self._sample(raw.decode("ascii", "replace").split())
         except (ValueError, IndexError) as exc:  # ProtocolViolation is a ValueError

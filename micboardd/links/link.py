@@ -210,10 +210,14 @@ class Link:
         if end is None or end.done():
             return
         self.driver.tick(now)
-        self._flush()
+        if self.driver._out:
+            self._flush()
         h = self._hearing
         if self._proto is not None and self._proto.unreachable:
             h.unreachable, self._proto.unreachable = True, False
+        elif (self.state == "online" and h.last_valid is not None
+              and now - h.last_valid <= self.stale_s):
+            return  # health.RULES' first rule: online, nothing to decide
         rule = verdict(h, now, self.stale_s, self.driver.transport)
         if not rule.state or rule.state == "online":
             return
@@ -260,6 +264,16 @@ class Link:
         if driver._out:  # skip the call on the hot path when nothing is queued
             self._flush()
         h = self._hearing
+        if stats.frames != frames and self.state == "online" and not events:
+            # the common case, a read of meters alone from an online device: heard
+            # (Hearing.heard, inlined), and last_seen at most every SEEN_EVERY
+            h.last_bytes = h.last_valid = now
+            h.malformed_since_valid = 0
+            h.unreachable = False
+            if now >= self._seen_due:
+                self._seen_due = now + SEEN_EVERY
+                self.store.seen(self.id)
+            return
         answered_before = h.last_valid is not None
         alive = h.heard(now, stats.frames - frames, stats.malformed - malformed)
         if alive and self.state != "online":
