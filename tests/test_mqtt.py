@@ -27,7 +27,9 @@ from mqtt_helpers import (
 
 from micboardd.config import ConfigError, parse_config
 from micboardd.drivers.shure_ulxd import ULXDSimulator
-from micboardd.mqtt import SENSORS, MqttBridge, broker_params, parse_command
+from micboardd.mqtt import SENSORS, parse_command
+from micboardd.mqtt.bridge import MqttBridge
+from micboardd.mqtt.broker import broker_params
 from micboardd.state.status import channel_meaning
 
 P = "micboardd/venue"
