@@ -441,22 +441,23 @@ async def measure_floor(args: argparse.Namespace, procs: Procs, cfg_path: Path,
 
 
 async def start_daemon(args: argparse.Namespace, tmp: Path, procs: Procs, cfg_path: Path,
-                       n_devices: int) -> tuple[subprocess.Popen[bytes], int]:
+                       n_devices: int, name: str = "daemon"
+                       ) -> tuple[subprocess.Popen[bytes], int]:
     """The daemon under test, once every link is online: (process, HTTP port)."""
-    port_file = tmp / "daemon.port"
+    port_file = tmp / f"{name}.port"
     if args.daemon_cmd:
         dcmd = shlex.split(args.daemon_cmd)
     elif (Path(PY).parent / "micboardd").exists():
         dcmd = [str(Path(PY).parent / "micboardd")]
     else:
         dcmd = [PY, "-m", "micboardd.cli"]
-    dp = procs.start("daemon", [*dcmd, "run", "--config", str(cfg_path)],
+    dp = procs.start(name, [*dcmd, "run", "--config", str(cfg_path)],
                      env={"MICBOARDD_PORT_FILE": str(port_file)})
-    await wait_files([port_file], 60, procs, "daemon", ("daemon",))
+    await wait_files([port_file], 60, procs, name, (name,))
     port = int(port_file.read_text())
     deadline = time.monotonic() + 30 + n_devices / 20
     while True:
-        procs.check("daemon")
+        procs.check(name)
         m = metric_sums(http_get(port, "/metrics").decode())
         if m.get("micboardd_link_up", 0) >= n_devices:
             break
@@ -464,7 +465,7 @@ async def start_daemon(args: argparse.Namespace, tmp: Path, procs: Procs, cfg_pa
             raise BenchError(f"only {m.get('micboardd_link_up', 0):.0f} of {n_devices} "
                              "links online")
         await asyncio.sleep(0.5)
-    print(f"daemon: pid {dp.pid}, http 127.0.0.1:{port}, {n_devices} links online",
+    print(f"{name}: pid {dp.pid}, http 127.0.0.1:{port}, {n_devices} links online",
           flush=True)
     return dp, port
 
@@ -551,7 +552,7 @@ async def run(args: argparse.Namespace, tmp: Path, procs: Procs) -> dict[str, An
                                  "--url", f"ws://127.0.0.1:{port}/ws",
                                  "--count", str(count), "--first", str(first),
                                  "--ready", str(c_ready[k]), "--results", str(c_results[k]),
-                                 "--full", str(full_per_proc(args, count))])
+                                 "--full", str(full_per_proc(args, count, k))])
         first += count
     await wait_files(c_ready, 60 + args.clients * args.channels / 2000, procs, "clients",
                      (*c_names, "daemon"))
@@ -714,7 +715,12 @@ async def run(args: argparse.Namespace, tmp: Path, procs: Procs) -> dict[str, An
     return res
 
 
-def full_per_proc(args: argparse.Namespace, count: int) -> int:
+def full_per_proc(args: argparse.Namespace, count: int, k: int) -> int:
+    """Full mirrors in client process ``k``: --full-mirrors in all (spread one per
+    process), else by --mirror."""
+    if args.full_mirrors is not None:
+        n_procs = max(1, min(args.client_procs, args.clients))
+        return min(count, args.full_mirrors // n_procs + (k < args.full_mirrors % n_procs))
     return {"full": count, "light": 0, "mixed": min(1, count)}[args.mirror]
 
 
@@ -844,6 +850,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="full: every client merges every meter value into its mirror; "
                         "light: clients follow seq, names and batteries only; mixed "
                         "(default): one full mirror per client process, the rest light")
+    p.add_argument("--full-mirrors", type=int, default=None, metavar="N",
+                   help="N full mirrors in all, the other clients light (overrides "
+                        "--mirror): at thousands of channels a full mirror costs the "
+                        "shared machine more than the daemon does")
     p.add_argument("--marker-rate", type=float, default=4.0, help="markers per second")
     p.add_argument("--marker-channels", type=int, default=32,
                    help="channels the markers visit in turn")

@@ -28,7 +28,15 @@ from typing import Any
 import orjson
 import structlog
 
-from micboardd.state import JSON, LINK_STATES, STATUSES, Store, empty_channel, put_remote
+from micboardd.state import (
+    JSON,
+    LINK_STATES,
+    STATUSES,
+    Store,
+    empty_channel,
+    put_remote,
+    put_remote_channel,
+)
 
 log = structlog.get_logger("micboardd.mqtt")
 
@@ -219,6 +227,10 @@ class RemoteSites:
             self._reject(topic, "not a channel object")
             return
         chans[num] = ch
+        key = f"{site.name}:{dev_id}"
+        if site.available and dev_id in site.devices and put_remote_channel(
+                self.store, key, f"{key}/{num}", ch):
+            return  # one channel moved (its meters, mostly): that channel alone
         self._sync_device(site, dev_id)
 
     # -- into the store ---------------------------------------------------------------
