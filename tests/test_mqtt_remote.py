@@ -204,6 +204,15 @@ async def test_one_remote_channel_moves_alone_and_its_meters_at_the_meter_pace()
     store.flush()
     assert patches[-1] == ({"channels": {"x:d/2": {"rf": {"level_pct": 61}}}}, True)
     assert not put_remote_channel(store, "x:d", "x:d/3", ch)  # unknown: the whole device
+    # the device's message of every second: its fields alone, last_seen with the meters
+    patches.clear()
+    assert put_remote_device(store, "x:d", {"id": "x:d", "link": "online", "last_seen": 5.5})
+    await asyncio.sleep(0)
+    assert patches == []
+    store.flush()
+    assert patches == [({"devices": {"x:d": {"last_seen": 5.5}}}, True)]
+    assert store.devices["x:d"]["channels"] == ["x:d/1", "x:d/2"]
+    assert not put_remote_device(store, "x:e", {"id": "x:e"})
 
 
 # -- two daemons through a real broker ---------------------------------------------------------

@@ -36,6 +36,7 @@ from micboardd.state import (
     empty_channel,
     put_remote,
     put_remote_channel,
+    put_remote_device,
 )
 
 log = structlog.get_logger("micboardd.mqtt")
@@ -205,6 +206,9 @@ class RemoteSites:
             return
         known = dev_id in site.devices
         site.devices[dev_id] = dev
+        if known and site.available and put_remote_device(
+                self.store, f"{site.name}:{dev_id}", dev):
+            return  # its fields moved (last_seen, every second): not its channels
         self._sync_device(site, dev_id)
         if not known:
             self._publish_site(site)

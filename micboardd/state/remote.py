@@ -33,6 +33,27 @@ def _pend_channel(store: Store, key: str, patch: JSON) -> None:
         store.batch.pend(("channels", key), patch)
 
 
+def _pend_device(store: Store, device_id: str, patch: JSON) -> None:
+    """Pend a remote device's change: ``last_seen`` with the meters (as a local one's)."""
+    if "last_seen" in patch:
+        store.batch.pend(("devices", device_id), {"last_seen": patch.pop("last_seen")},
+                         meter=True)
+    if patch:
+        store.batch.pend(("devices", device_id), patch)
+
+
+def put_remote_device(store: Store, device_id: str, device: JSON) -> bool:
+    """Update the fields of a remote device the store has, its channels as they are (the
+    device message a site sends every second, ``last_seen``); False when it has none."""
+    old = store.devices.get(device_id)
+    if old is None:
+        return False
+    patch = diff_into(old, {**device, "channels": old["channels"], "idx": old["idx"]})
+    if patch:
+        _pend_device(store, device_id, patch)
+    return True
+
+
 def put_remote_channel(store: Store, device_id: str, key: str, channel: JSON) -> bool:
     """Update one channel ``key`` a remote device already has (the common message: one
     channel's state); False when it has no such channel yet (then set the whole device
@@ -81,4 +102,4 @@ def put_remote(store: Store, device_id: str, device: JSON | None,
     else:
         patch = diff_into(old, dev)
         if patch:
-            store.batch.pend(("devices", device_id), patch)
+            _pend_device(store, device_id, patch)
