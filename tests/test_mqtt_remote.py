@@ -29,7 +29,14 @@ from mqtt_helpers import (
 from micboardd.config import parse_config
 from micboardd.drivers.shure_ulxd import ULXDSimulator
 from micboardd.mqtt.remote import RemoteSites
-from micboardd.state import Store, empty_channel, merge_into, put_remote, put_remote_channel
+from micboardd.state import (
+    Store,
+    empty_channel,
+    merge_into,
+    put_remote,
+    put_remote_channel,
+    put_remote_device,
+)
 
 
 @pytest.fixture
