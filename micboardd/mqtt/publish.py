@@ -182,9 +182,16 @@ class Publisher:
     # -- to the broker ------------------------------------------------------------------
 
     def collect(self, meters: bool) -> list[Message]:
-        """The messages owed to the broker now (meters only when ``meters``): what is
-        urgent (a name, a battery, a transmitter gone, events) first, the meters after,
-        so that a change never waits behind a second's worth of meters."""
+        """The messages owed to the broker now (meters only when ``meters``)."""
+        urgent, metered = self.collect_split(meters)
+        return urgent + self.states(metered)
+
+    def collect_split(self, meters: bool) -> tuple[list[Message], list[tuple[bool, str]]]:
+        """What is urgent (a name, a battery, a transmitter gone, events), and apart the
+        devices and channels (``(is_device, id)``) whose meters are owed (only when
+        ``meters``): a change must never wait behind a second's worth of meters, here or
+        at a site that reads them (the bridge spreads them out, :meth:`states` makes
+        their messages when they go, so they never carry an older name)."""
         out: list[Message] = []
         store = self.store
         force = self._resend_all
@@ -208,11 +215,17 @@ class Publisher:
         out += self._states(devices, channels, force)
         while self._events:
             out.append((self.topics.events, self._events.popleft(), False, 0))
+        metered: list[tuple[bool, str]] = []
         if meters:
-            devices, self._meter_devices = self._meter_devices - devices, set()
-            channels, self._meter_channels = self._meter_channels - channels, set()
-            out += self._states(devices, channels, force)
-        return out
+            metered += [(True, d) for d in self._meter_devices - devices]
+            metered += [(False, k) for k in self._meter_channels - channels]
+            self._meter_devices, self._meter_channels = set(), set()
+        return out, metered
+
+    def states(self, items: list[tuple[bool, str]]) -> list[Message]:
+        """The state messages of these devices and channels, as they are now."""
+        return self._states({i for d, i in items if d}, {i for d, i in items if not d},
+                            False)
 
     def _states(self, devices: set[str], channels: set[str], force: bool) -> list[Message]:
         out: list[Message] = []
