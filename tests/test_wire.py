@@ -70,10 +70,16 @@ def test_meters_are_smaller() -> None:
     assert len(compact) < len(plain) / 3  # about 33 bytes a channel instead of 116
 
 
+def test_the_busiest_fields_have_the_lowest_bits() -> None:
+    names = [f"{s}.{n}" for s, n in METER_FIELDS]
+    assert names[:4] == ["audio.level_pct", "audio.dbfs", "rf.level_pct", "rf.rssi_dbm"]
+    assert len(set(names)) == len(names) == 9
+
+
 def test_channel_without_idx_stays_a_plain_patch() -> None:
     patch = {"channels": {"gone/1": {"rf": {"level_pct": 3}}, "a/1": {"rf": {"level_pct": 4}}}}
     msg = orjson.loads(encode_meters(2, 1, patch, {"a/1": 1}.get))
-    assert msg["m"] == [1, 2, 4]
+    assert msg["m"] == [1, 4, 4]  # bit 2: rf.level_pct
     assert msg["patch"] == {"channels": {"gone/1": {"rf": {"level_pct": 3}}}}
 
 
@@ -83,8 +89,8 @@ def test_idx_are_delta_coded_and_last_seen_is_shared() -> None:
              "devices": {"b": {"last_seen": 9.5}, "a": {"last_seen": 9.5},
                          "rx-x": {"last_seen": 8.0}}}
     msg = orjson.loads(encode_meters(2, 1, patch, IDX.get, DEV_IDX.get))
-    # idx 1, 7, 1234 in order: 1, then +6, then +1227
-    assert msg["m"] == [1, 2, 3, 6, 2, 4, 1227, 32, -20]
+    # idx 1, 7, 1234 in order: 1, then +6, then +1227 (bit 2 rf.level_pct, 1 audio.dbfs)
+    assert msg["m"] == [1, 4, 3, 6, 4, 4, 1227, 2, -20]
     # the devices heard at 9.5 (idx 3 and 5); the other time stays a plain patch
     assert msg["seen"] == [9.5, 3, 2]
     assert msg["patch"] == {"devices": {"rx-x": {"last_seen": 8.0}}}

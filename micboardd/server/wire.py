@@ -31,15 +31,18 @@ import orjson
 JSON = dict[str, Any]
 
 METER_FIELDS: tuple[tuple[str, str], ...] = (
-    ("rf", "antennas"),
-    ("rf", "level_pct"),
-    ("rf", "rssi_dbm"),
-    ("rf", "quality"),
+    # the fields that move most come first: their masks are the shortest numbers (audio
+    # level and dBFS alone: 3; with RF level and RSSI: 15). Clients read the order from
+    # the snapshot's meter_fields.
     ("audio", "level_pct"),
     ("audio", "dbfs"),
+    ("rf", "level_pct"),
+    ("rf", "rssi_dbm"),
     ("audio", "peak_dbfs"),
     ("audio", "peak"),
-    ("rf", "antenna_warning"),  # added last: earlier fields keep their bits
+    ("rf", "antennas"),
+    ("rf", "quality"),
+    ("rf", "antenna_warning"),
 )
 METER_FIELD_NAMES = [f"{s}.{n}" for s, n in METER_FIELDS]
 #: everything that may travel in a meter-only patch (the store paces these): meters, the
