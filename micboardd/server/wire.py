@@ -43,16 +43,19 @@ METER_FIELDS: tuple[tuple[str, str], ...] = (
     ("rf", "antennas"),
     ("rf", "quality"),
     ("rf", "antenna_warning"),
+    # the runtime countdown travels with the meters (every transmitter, once a minute)
+    ("tx", "battery_minutes"),
 )
 METER_FIELD_NAMES = [f"{s}.{n}" for s, n in METER_FIELDS]
 #: everything that may travel in a meter-only patch (the store paces these): meters, the
 #: runtime countdown, and a status going to or from AUDIO_PEAK ("" = top level)
 PACED_FIELDS: tuple[tuple[str, str], ...] = (
-    *METER_FIELDS, ("tx", "battery_minutes"), ("tx", "battery_minutes_state"), ("", "status"),
+    *METER_FIELDS, ("tx", "battery_minutes_state"), ("", "status"),
 )
-#: field name -> bit in the mask, per section (looked up for every meter of every channel)
-_RF = {n: i for i, (s, n) in enumerate(METER_FIELDS) if s == "rf"}
-_AUDIO = {n: i for i, (s, n) in enumerate(METER_FIELDS) if s == "audio"}
+#: section -> field name -> bit in the mask (looked up for every meter of every channel)
+_BITS: dict[str, dict[str, int]] = {}
+for _i, (_s, _n) in enumerate(METER_FIELDS):
+    _BITS.setdefault(_s, {})[_n] = _i
 
 
 def frame_header(size: int) -> bytes:
@@ -147,16 +150,13 @@ def _entries(chans: JSON, idx_of: Callable[[str], int | None]
         found: list[tuple[int, Any]] = []
         left: JSON = {}
         for k, v in node.items():
-            if k == "rf":
-                r = _split(node, "rf", _RF, found)
-                if r is not None:
-                    left["rf"] = r
-            elif k == "audio":
-                a = _split(node, "audio", _AUDIO, found)
-                if a is not None:
-                    left["audio"] = a
-            else:
+            bits = _BITS.get(k)
+            if bits is None:
                 left[k] = v
+            else:
+                rest = _split(node, k, bits, found)
+                if rest is not None:
+                    left[k] = rest
         if found:
             found.sort()
             mask = 0
