@@ -45,6 +45,7 @@ BACKOFF_START = 0.25
 #: a receiver that comes back is reconnected within this (plus jitter); see Link.run
 BACKOFF_CAP = 2.0
 CHECK_EVERY = 0.25
+_JITTER = random.Random()
 #: how often a read of meters alone tells the store the device was heard
 SEEN_EVERY = 0.5
 #: how often the garbled hint's count of malformed frames is brought up to date
@@ -83,7 +84,7 @@ class Link:
         local = cfg.local_port if cfg.local_port is not None else cls.shared_local_port
         self.local_port = local
         self.shared = shared if local is not None else None
-        self.rng = rng or random.Random()
+        self.rng = rng or _JITTER  # (a Random is 2.5 kB: one for every link)
         self.reconnects = 0
         self.connects = 0
         self.state = "connecting"
