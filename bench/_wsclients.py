@@ -71,6 +71,7 @@ class Client:
         self.seq = -1
         self.want_snapshot = True
         self.key_of: dict[int, str] = {}  # channel idx -> key, for "meters" messages
+        self.dev_key_of: dict[int, str] = {}  # device idx -> id
         self.names: dict[str, Any] = {}
         self.bars: dict[str, Any] = {}
         self.obs: list[tuple[int, str, Any, float]] = []  # (kind, channel, value, t)
@@ -131,7 +132,7 @@ class Client:
         else:
             self.meters += 1
             if self.full and expand_meters is not None:
-                patch = expand_meters(msg, self.key_of)
+                patch = expand_meters(msg, self.key_of, self.dev_key_of)
             else:
                 patch = msg.get("patch") or {}  # names and batteries are never meters
         self.seq = msg["seq"]
@@ -141,8 +142,14 @@ class Client:
             if self.full:
                 self._index(chans)
         if self.full:
+            self._index_devices(patch.get("devices"))
             merge_into(self.state, patch)
         return False
+
+    def _index_devices(self, devs: JSON | None) -> None:
+        for dev_id, dev in (devs or {}).items():
+            if isinstance(dev, dict) and "idx" in dev:
+                self.dev_key_of[dev["idx"]] = dev_id
 
     def _index(self, chans: JSON) -> None:
         for key, ch in chans.items():
@@ -170,6 +177,8 @@ class Client:
         if self.full:
             self.state = state
             self.key_of = {}
+            self.dev_key_of = {k["idx"]: d for d, k in state.get("devices", {}).items()
+                               if "idx" in k}
             self._index(state.get("channels", {}))
         self.got_snapshot.set()
 
@@ -195,8 +204,12 @@ class Client:
 
     async def run(self, url: str) -> None:
         try:
+            # each client from an address of its own, like the tablets and screens of
+            # a venue (the daemon limits connections per address)
+            local = (f"127.3.{self.idx // 250}.{1 + self.idx % 250}", 0)
             async with websockets.connect(url, max_size=None, compression=None,
-                                          open_timeout=30, ping_interval=None) as ws:
+                                          open_timeout=30, ping_interval=None,
+                                          local_addr=local) as ws:
                 self.ws = ws
                 while True:
                     raw = await ws.recv(decode=False)

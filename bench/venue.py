@@ -12,8 +12,9 @@ Every part runs in its own process, all on loopback:
 2. the floor (bench/floor.py): connects to the same receivers with the same handshake
    and only splits the incoming bytes into frames. It runs FIRST, alone, for
    ``--floor-seconds``; then it stops and
-3. the daemon (``micboardd run --config GENERATED.json``, history off, HTTP on a free
-   loopback port learnt through MICBOARDD_PORT_FILE) connects to the same fleet, and
+3. the daemon (``micboardd run --config GENERATED.json``: the default configuration,
+   history and alerts on, ``--no-history`` for history off; HTTP on a free loopback
+   port learnt through MICBOARDD_PORT_FILE) connects to the same fleet, and
 4. ``--clients`` websocket clients (bench/_wsclients.py, ``--client-procs`` processes)
    follow snapshot + patches: by default one full mirror per process (every meter
    merged) and light clients for the rest (seq chain, names, batteries; ``--mirror``).
@@ -440,22 +441,23 @@ async def measure_floor(args: argparse.Namespace, procs: Procs, cfg_path: Path,
 
 
 async def start_daemon(args: argparse.Namespace, tmp: Path, procs: Procs, cfg_path: Path,
-                       n_devices: int) -> tuple[subprocess.Popen[bytes], int]:
+                       n_devices: int, name: str = "daemon"
+                       ) -> tuple[subprocess.Popen[bytes], int]:
     """The daemon under test, once every link is online: (process, HTTP port)."""
-    port_file = tmp / "daemon.port"
+    port_file = tmp / f"{name}.port"
     if args.daemon_cmd:
         dcmd = shlex.split(args.daemon_cmd)
     elif (Path(PY).parent / "micboardd").exists():
         dcmd = [str(Path(PY).parent / "micboardd")]
     else:
         dcmd = [PY, "-m", "micboardd.cli"]
-    dp = procs.start("daemon", [*dcmd, "run", "--config", str(cfg_path)],
+    dp = procs.start(name, [*dcmd, "run", "--config", str(cfg_path)],
                      env={"MICBOARDD_PORT_FILE": str(port_file)})
-    await wait_files([port_file], 60, procs, "daemon", ("daemon",))
+    await wait_files([port_file], 60, procs, name, (name,))
     port = int(port_file.read_text())
     deadline = time.monotonic() + 30 + n_devices / 20
     while True:
-        procs.check("daemon")
+        procs.check(name)
         m = metric_sums(http_get(port, "/metrics").decode())
         if m.get("micboardd_link_up", 0) >= n_devices:
             break
@@ -463,7 +465,7 @@ async def start_daemon(args: argparse.Namespace, tmp: Path, procs: Procs, cfg_pa
             raise BenchError(f"only {m.get('micboardd_link_up', 0):.0f} of {n_devices} "
                              "links online")
         await asyncio.sleep(0.5)
-    print(f"daemon: pid {dp.pid}, http 127.0.0.1:{port}, {n_devices} links online",
+    print(f"{name}: pid {dp.pid}, http 127.0.0.1:{port}, {n_devices} links online",
           flush=True)
     return dp, port
 
@@ -506,7 +508,10 @@ async def run(args: argparse.Namespace, tmp: Path, procs: Procs) -> dict[str, An
     config = {
         "devices": devices,
         "http": {"host": "127.0.0.1", "port": 0,
-                 "meter_interval_ms": args.meter_interval_ms},
+                 "meter_interval_ms": args.meter_interval_ms,
+                 # the default cap (512) is below the 1,000-client rows; every client
+                 # connects from an address of its own (bench/_wsclients.py)
+                 **({"max_connections": args.clients + 64} if args.clients > 400 else {})},
         "history": {"enabled": args.history},
         "state_dir": str(tmp / "state"),
     }
@@ -547,7 +552,7 @@ async def run(args: argparse.Namespace, tmp: Path, procs: Procs) -> dict[str, An
                                  "--url", f"ws://127.0.0.1:{port}/ws",
                                  "--count", str(count), "--first", str(first),
                                  "--ready", str(c_ready[k]), "--results", str(c_results[k]),
-                                 "--full", str(full_per_proc(args, count))])
+                                 "--full", str(full_per_proc(args, count, k))])
         first += count
     await wait_files(c_ready, 60 + args.clients * args.channels / 2000, procs, "clients",
                      (*c_names, "daemon"))
@@ -572,6 +577,10 @@ async def run(args: argparse.Namespace, tmp: Path, procs: Procs) -> dict[str, An
                                      str(int(args.seconds)), "--rate", str(PROFILE_RATE),
                                      "--format", "raw", "-o",
                                      str(args.profile / "daemon.collapsed"),
+                                     # only the thread holding the GIL: the history
+                                     # writer and executor threads idle in C otherwise
+                                     # count as busy
+                                     "--gil",
                                      *(["--native"] if args.profile_native else [])])
     markers = await inject_markers(devices, args.marker_rate, t0 + args.seconds,
                                    args.marker_channels, args.seed)
@@ -706,7 +715,12 @@ async def run(args: argparse.Namespace, tmp: Path, procs: Procs) -> dict[str, An
     return res
 
 
-def full_per_proc(args: argparse.Namespace, count: int) -> int:
+def full_per_proc(args: argparse.Namespace, count: int, k: int) -> int:
+    """Full mirrors in client process ``k``: --full-mirrors in all (spread one per
+    process), else by --mirror."""
+    if args.full_mirrors is not None:
+        n_procs = max(1, min(args.client_procs, args.clients))
+        return min(count, args.full_mirrors // n_procs + (k < args.full_mirrors % n_procs))
     return {"full": count, "light": 0, "mixed": min(1, count)}[args.mirror]
 
 
@@ -826,7 +840,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--meter-rate-ms", type=int, default=100)
     p.add_argument("--meter-interval-ms", type=int, default=100,
                    help="the daemon's http.meter_interval_ms")
-    p.add_argument("--history", action="store_true", help="keep the daemon's history on")
+    p.add_argument("--history", action=argparse.BooleanOptionalAction, default=True,
+                   help="the daemon's history (on by default, like the daemon's own "
+                        "default; --no-history switches it off)")
     p.add_argument("--fleet-procs", type=int, default=0,
                    help="simulator processes (default 1 up to 1000 channels, else 2)")
     p.add_argument("--client-procs", type=int, default=4)
@@ -834,6 +850,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="full: every client merges every meter value into its mirror; "
                         "light: clients follow seq, names and batteries only; mixed "
                         "(default): one full mirror per client process, the rest light")
+    p.add_argument("--full-mirrors", type=int, default=None, metavar="N",
+                   help="N full mirrors in all, the other clients light (overrides "
+                        "--mirror): at thousands of channels a full mirror costs the "
+                        "shared machine more than the daemon does")
     p.add_argument("--marker-rate", type=float, default=4.0, help="markers per second")
     p.add_argument("--marker-channels", type=int, default=32,
                    help="channels the markers visit in turn")

@@ -158,12 +158,20 @@ class Driver(abc.ABC):
         self._next_cmd = 1
         self._pending: dict[tuple[int | None, str], _Pending] = {}
         self._last_keepalive = 0.0
+        #: the meter fast path (:meth:`collect_meters`): None while meters are events
+        self.meters: dict[int, dict[str, JSONValue]] | None = None
+        self.peaked: set[int] = set()
+        #: per channel, the meter fields of its last SAMPLE as received (families that
+        #: skip a SAMPLE repeating them byte for byte), and whether it peaked
+        self._raw: dict[int, bytes] = {}
+        self._raw_peak: set[int] = set()
 
     # -- I/O surface used by the link -------------------------------------------------
 
     def connection_made(self, now: float) -> None:
         """A fresh connection: reset the receive buffer and queue the handshake."""
         self._reset_buffer()
+        self.forget_meters()
         self._out.clear()
         self._fail_all_pending("connection reset")
         self._last_keepalive = now
@@ -263,6 +271,74 @@ class Driver(abc.ABC):
         events: list[Event] = [CommandFailed(p.cmd_id, reason) for p in self._pending.values()]
         self._pending.clear()
         return events
+
+    # -- the meter fast path ----------------------------------------------------------
+
+    def collect_meters(self) -> None:
+        """Keep meter values in :attr:`meters` instead of returning them as events.
+
+        ``meters`` maps each channel to its latest meter values since the link (the
+        store) last took them, ``peaked`` holds the channels whose audio peaked in
+        between: ten thousand SAMPLE frames a second become dict assignments, and the
+        store reads them once per meter interval. Families that can (the Shure ones)
+        also skip a SAMPLE whose fields repeat the channel's previous one byte for
+        byte: it is counted as a frame, its values are already known. Everything else
+        (reports, errors, command answers) is still returned as events.
+        """
+        self.meters = {}
+        self.peaked = set()
+
+    def take_meters(self) -> tuple[dict[int, dict[str, JSONValue]], set[int]]:
+        """The meters collected since the last call, and the channels that peaked."""
+        meters, peaked = self.meters or {}, self.peaked
+        if self.meters is not None:
+            self.meters = {}
+        if peaked:
+            self.peaked = set()
+        return meters, peaked
+
+    def forget_meters(self) -> None:
+        """The link's meters were cleared (it went offline): drop what is pending and
+        take the next SAMPLE of every channel as news, even if it repeats the last."""
+        self._raw.clear()
+        self._raw_peak.clear()
+        if self.meters:
+            self.meters.clear()
+        self.peaked.clear()
+
+    def _meter(self, ch: int, values: dict[str, JSONValue], events: list[Event]) -> None:
+        """Meter values of channel ``ch`` (a fresh dict the driver gives away)."""
+        box = self.meters
+        if box is None:
+            events.append(ChannelUpdate(ch, values, meter=True))
+            return
+        cur = box.get(ch)
+        if cur is None:
+            box[ch] = values
+        else:
+            cur.update(values)
+        if values.get("audio.peak"):
+            self.peaked.add(ch)
+
+    def _repeated(self, ch: int, raw: bytes) -> bool:
+        """Whether ``raw`` (a SAMPLE's fields) repeats channel ``ch``'s last one; then
+        the frame is counted and nothing else is needed (a lasting peak stays lit)."""
+        if self._raw.get(ch) != raw:
+            return False
+        self.stats.frames += 1
+        if ch in self._raw_peak:
+            self.peaked.add(ch)
+        return True
+
+    def _remember(self, ch: int, raw: bytes, values: dict[str, JSONValue]) -> None:
+        """``raw`` parsed into ``values``: the next identical SAMPLE can be skipped."""
+        if self.meters is None:
+            return
+        self._raw[ch] = raw
+        if values.get("audio.peak"):
+            self._raw_peak.add(ch)
+        else:
+            self._raw_peak.discard(ch)
 
     def _malformed(self, reason: str, frame: bytes | bytearray, events: list[Event]) -> None:
         self.stats.malformed += 1

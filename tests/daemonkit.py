@@ -72,7 +72,8 @@ class Mirror:
                 self.gaps += 1
                 return
             patch = msg["patch"] if msg["type"] == "patch" else expand_meters(
-                msg, {c["idx"]: k for k, c in self.state.get("channels", {}).items()})
+                msg, {c["idx"]: k for k, c in self.state.get("channels", {}).items()},
+                {d["idx"]: k for k, d in self.state.get("devices", {}).items() if "idx" in d})
             merge_into(self.state, patch)
             self.seq = msg["seq"]
             self.patches += 1

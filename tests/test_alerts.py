@@ -333,3 +333,29 @@ async def test_restored_episodes_keep_their_acknowledgement_or_reopening() -> No
         "acknowledged", "foh", "swap at the break")
     assert (three["state"], three["reopened"], three["previous_ack"]) == (
         "open", 7.0, {"acked_by": "foh"})
+
+
+async def test_meters_are_evaluated_at_the_engines_pace(rig: Rig) -> None:
+    # meter-only patches (ten a second) only mark their channels; the next tick
+    # evaluates each once, as of the last meter patch that touched it
+    evaluated: list[str] = []
+    orig = rig.engine._eval_channel
+
+    def spy(key: str, now: float) -> None:
+        evaluated.append(key)
+        orig(key, now)
+
+    rig.engine._eval_channel = spy  # type: ignore[method-assign]
+    start = rig.t
+    for i in range(10):
+        rig.t = start + i * 0.1
+        rig.ch(3, {"rf.level_pct": 10 - i % 2}, meter=True)
+    assert evaluated == [] and rig.of("rf_low") == []
+    last = rig.t
+    rig.wait(4)
+    assert evaluated.count("rx/3") == 1
+    [a] = rig.of("rf_low", "rx/3")
+    assert a["opened"] == pytest.approx(last, abs=0.01) and a["worst"] == 9
+    # news that is not a meter is evaluated at once
+    rig.ch(1, {"tx.battery_bars": 0, "tx.battery_minutes": 5})
+    assert [a["state"] for a in rig.of("battery", "rx/1")] == ["open"]

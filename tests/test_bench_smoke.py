@@ -41,3 +41,32 @@ def test_venue_smoke(tmp_path: Path) -> None:
     assert res["client_side"]["error_count"] == 0, res["client_side"]["errors"]
     for k in ("cpu_model", "cores", "python", "loop"):
         assert res["machine"][k]
+
+
+def test_federation_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "federation.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "federation.py"), "--smoke", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for row in ("site a markers (receiver -> daemon a -> mosquitto -> daemon b -> browser)",
+                "site b markers (receiver -> daemon b -> browser)", "CPU, % of one core"):
+        assert row in proc.stdout, proc.stdout
+    res = json.loads(out.read_text())
+    assert res["dashboard_channels"] == 26
+    for site in ("a", "b"):
+        path = res["paths"][site]
+        assert path["markers"] > 0 and path["seen"] == path["markers"] * res["clients"]
+        assert path["lost"] == 0
+    assert res["gaps"] == 0 and not res["client_errors"]
+    assert set(res["cpu_pct"]) == {"daemon-a", "daemon-b", "mosquitto", "fleets", "clients"}
+
+
+def test_parsers_smoke() -> None:
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "parsers.py"), "--seconds",
+                           "0.05"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for family in ("shure-ulxd", "shure-axient", "shure-uhfr", "sennheiser-g4"):
+        line = next(x for x in proc.stdout.splitlines() if x.startswith(family))
+        assert int(line.split()[-1].replace(",", "")) > 0

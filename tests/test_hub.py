@@ -53,9 +53,10 @@ async def test_keeping_up_clients_share_one_encoding_and_laggards_coalesce() -> 
     assert set(item.keys) == {"rx/1", "rx/2", "rx/3", "rx/4"}
     # what it is sent is the current meters, as one message that keeps the seq chain
     patch = hub._current_meters(item, None)
-    msg = orjson.loads(_encode(item.seq, item.base, patch, True, s.channels))
+    msg = orjson.loads(_encode(item.seq, item.base, patch, True, s))
     assert msg["type"] == "meters" and msg["base"] == base_seq
-    merge_into(mirror, expand_meters(msg, {c["idx"]: k for k, c in s.channels.items()}))
+    merge_into(mirror, expand_meters(msg, {c["idx"]: k for k, c in s.channels.items()},
+                                     {d["idx"]: k for k, d in s.devices.items()}))
     def known(d: dict) -> dict:
         return {k: v for k, v in d.items() if v is not None}
 

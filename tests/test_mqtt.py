@@ -26,8 +26,14 @@ from mqtt_helpers import (
 )
 
 from micboardd.config import ConfigError, parse_config
+from micboardd.drivers import ChannelUpdate
 from micboardd.drivers.shure_ulxd import ULXDSimulator
-from micboardd.mqtt import SENSORS, MqttBridge, broker_params, parse_command
+from micboardd.mqtt import SENSORS, parse_command
+from micboardd.mqtt.bridge import MqttBridge
+from micboardd.mqtt.broker import broker_params
+from micboardd.mqtt.publish import Publisher
+from micboardd.mqtt.topics import Topics
+from micboardd.state import Store
 from micboardd.state.status import channel_meaning
 
 P = "micboardd/venue"
@@ -473,3 +479,33 @@ async def test_reload_turns_the_bridge_off_and_on(broker: Broker, sim: ULXDSimul
         d.apply_config(cfg)
         await wait_async(lambda: status(b"offline"))
         assert metric(await get_text(d, "/metrics"), "mqtt_connected") is None
+
+
+async def test_meters_wait_behind_nothing_and_never_carry_an_older_name() -> None:
+    cfg = parse_config(orjson.dumps({
+        "devices": [{"id": "rx", "driver": "shure-ulxd", "host": "127.0.0.1", "channels": 2}],
+        "mqtt": {"url": "mqtt://127.0.0.1:1", "site": "s"}}))
+    assert cfg.mqtt is not None
+    store = Store(cfg)
+    pub = Publisher(store, cfg.mqtt, Topics(cfg.mqtt.topic_prefix, cfg.mqtt.site,
+                                            cfg.mqtt.discovery_prefix))
+    pub.connected = True
+    store.subscribe(pub.on_patch)
+    store.set_link("rx", "online")
+    store.flush()
+    pub.collect(True)
+    store.apply("rx", [ChannelUpdate(1, {"rf.level_pct": 50}, meter=True),
+                       ChannelUpdate(2, {"rf.level_pct": 60}, meter=True)])
+    store.flush()
+    urgent, metered = pub.collect_split(True)
+    # (the device's last_seen is owed too)
+    assert urgent == [] and {(False, "rx/1"), (False, "rx/2")} <= set(metered)
+    # a rename between the collection and the sending of the meters goes first, and
+    # the meters, made when they are sent, carry the new name
+    store.apply("rx", [ChannelUpdate(1, {"name": "LEAD"})])
+    store.flush()
+    urgent, _ = pub.collect_split(False)
+    assert [orjson.loads(p)["name"] for _, p, _, _ in urgent] == ["LEAD"]
+    names = {orjson.loads(p)["number"]: orjson.loads(p)["name"] for t, p, _, _ in
+             pub.states(metered) if "/channel/" in t}
+    assert names[1] == "LEAD"

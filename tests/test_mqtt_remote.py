@@ -29,7 +29,14 @@ from mqtt_helpers import (
 from micboardd.config import parse_config
 from micboardd.drivers.shure_ulxd import ULXDSimulator
 from micboardd.mqtt.remote import RemoteSites
-from micboardd.state import Store, empty_channel, merge_into, put_remote
+from micboardd.state import (
+    Store,
+    empty_channel,
+    merge_into,
+    put_remote,
+    put_remote_channel,
+    put_remote_device,
+)
 
 
 @pytest.fixture
@@ -94,6 +101,7 @@ async def test_remote_sites_keep_the_contract_of_the_state() -> None:
     async def settle() -> None:
         await asyncio.sleep(0)
         await asyncio.sleep(0)
+        store.flush()  # remote meters travel at the meter interval, as local ones do
         assert without_nulls(mirror.state) == without_nulls(store.state())
 
     ch1 = empty_channel("rx", 1) | {"name": "A", "status": "GOOD"}
@@ -183,6 +191,35 @@ async def test_put_remote_diffs_into_merge_patches() -> None:
     put_remote(store, "x:d", None, {})
     await asyncio.sleep(0)
     assert patches[-1] == {"devices": {"x:d": None}, "channels": {"x:d/1": None}}
+
+
+async def test_one_remote_channel_moves_alone_and_its_meters_at_the_meter_pace() -> None:
+    store = Store(parse_config(b"{}"))
+    patches: list[tuple[dict[str, Any], bool]] = []
+    store.subscribe(lambda seq, p, m: patches.append((copy.deepcopy(p), m)))
+    chans = {f"x:d/{n}": empty_channel("x:d", n) for n in (1, 2)}
+    put_remote(store, "x:d", {"id": "x:d", "link": "online"}, chans)
+    store.flush()
+    patches.clear()
+    ch = copy.deepcopy(chans["x:d/2"])
+    ch["name"] = "VOX"
+    ch["rf"]["level_pct"] = 61
+    assert put_remote_channel(store, "x:d", "x:d/2", ch)
+    await asyncio.sleep(0)
+    # the name at once, as its own patch; the meter waits for the meter interval
+    assert patches == [({"channels": {"x:d/2": {"name": "VOX"}}}, False)]
+    store.flush()
+    assert patches[-1] == ({"channels": {"x:d/2": {"rf": {"level_pct": 61}}}}, True)
+    assert not put_remote_channel(store, "x:d", "x:d/3", ch)  # unknown: the whole device
+    # the device's message of every second: its fields alone, last_seen with the meters
+    patches.clear()
+    assert put_remote_device(store, "x:d", {"id": "x:d", "link": "online", "last_seen": 5.5})
+    await asyncio.sleep(0)
+    assert patches == []
+    store.flush()
+    assert patches == [({"devices": {"x:d": {"last_seen": 5.5}}}, True)]
+    assert store.devices["x:d"]["channels"] == ["x:d/1", "x:d/2"]
+    assert not put_remote_device(store, "x:e", {"id": "x:e"})
 
 
 # -- two daemons through a real broker ---------------------------------------------------------

@@ -109,6 +109,7 @@ export class Connection {
       this.stats.snapshots++;
       if (Array.isArray(msg.meter_fields)) this.meterFields = msg.meter_fields;
       this.idx = null; // channel idx -> key, rebuilt from the new state on demand
+      this.devIdx = null; // device idx -> id, the same way
       const changes = this.model.snapshot(msg.seq, msg.state);
       this.attempt = 0;
       this.downSince = null;
@@ -130,7 +131,13 @@ export class Connection {
           if (!this.idx || !this.idx.has(idx)) this.idx = channelIndex(this.model.state);
           return this.idx.get(idx);
         };
-        patch = expandMeters(msg, this.meterFields, keyOf);
+        const devKeyOf = (idx) => {
+          if (!this.devIdx || !this.devIdx.has(idx)) {
+            this.devIdx = channelIndex(this.model.state, "devices");
+          }
+          return this.devIdx.get(idx);
+        };
+        patch = expandMeters(msg, this.meterFields, keyOf, devKeyOf);
         if (patch === null) {
           this.resync();
           return;

@@ -263,18 +263,23 @@ export function groupKeys(groups) {
 }
 
 /**
- * The merge patch a compact "meters" message stands for. `m` is a flat array
- * [idx, mask, values..., idx, mask, values...]: idx is a channel's `idx` field, bit i of
- * mask means meterFields[i] ("rf.level_pct", ...) changed (micboardd/wire.py).
- * `keyOf(idx)` gives the channel key; returns null if an idx is unknown (resync).
+ * The merge patch a compact "meters" message stands for (format 2, micboardd/server/
+ * wire.py). `m` is a flat array [d, mask, values..., d, mask, values...]: the channel
+ * idx are in increasing order, delta-coded (the first d is an idx, each next one is
+ * added to the one before); bit i of mask means meterFields[i] ("rf.level_pct", ...)
+ * changed. `seen` is [t, d, d...]: the devices (idx, delta-coded the same way) whose
+ * last_seen is now t. `keyOf(idx)` / `devKeyOf(idx)` give the channel key / device id;
+ * returns null if an idx is unknown (resync).
  */
-export function expandMeters(msg, meterFields, keyOf) {
+export function expandMeters(msg, meterFields, keyOf, devKeyOf) {
   const patch = Object.assign({}, msg.patch || {});
   const chans = Object.assign({}, patch.channels || {});
   const m = msg.m || [];
   let pos = 0;
+  let idx = 0;
   while (pos < m.length) {
-    const key = keyOf(m[pos]);
+    idx += m[pos];
+    const key = keyOf(idx);
     if (key === undefined || key === null) return null;
     const mask = m[pos + 1];
     pos += 2;
@@ -289,13 +294,25 @@ export function expandMeters(msg, meterFields, keyOf) {
     chans[key] = node;
   }
   if (Object.keys(chans).length) patch.channels = chans;
+  const seen = msg.seen || [];
+  if (seen.length > 1) {
+    const devs = Object.assign({}, patch.devices || {});
+    let didx = 0;
+    for (let i = 1; i < seen.length; i++) {
+      didx += seen[i];
+      const id = devKeyOf ? devKeyOf(didx) : undefined;
+      if (id === undefined || id === null) return null;
+      devs[id] = Object.assign({}, devs[id] || {}, { last_seen: seen[0] });
+    }
+    patch.devices = devs;
+  }
   return patch;
 }
 
-/** idx -> channel key for the channels in `state`. */
-export function channelIndex(state) {
+/** idx -> channel key for the channels in `state` (`section` "devices": device id). */
+export function channelIndex(state, section = "channels") {
   const map = new Map();
-  for (const [key, ch] of Object.entries((state && state.channels) || {})) {
+  for (const [key, ch] of Object.entries((state && state[section]) || {})) {
     if (ch && typeof ch.idx === "number") map.set(ch.idx, key);
   }
   return map;

@@ -231,7 +231,7 @@ class SSCDriver(Driver):
                 events.append(ChannelUpdate(ch, values))
         for ch in sorted(batch.meter):
             if batch.meter[ch]:
-                events.append(ChannelUpdate(ch, batch.meter[ch], meter=True))
+                self._meter(ch, batch.meter[ch], events)
         self._note_channels(batch)
         for path, value in batch.confirmed:
             want = self._expect.get(path)

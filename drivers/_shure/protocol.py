@@ -21,9 +21,11 @@ What the core does for every family (shure.md sections 2 and 2b):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import ClassVar
 
+from micboardd.drivers._shure.commands import frequency_command, gain_command, mute_value
 from micboardd.drivers._shure.framing import (
     MAX_FRAME,
     encode_string,
@@ -72,6 +74,8 @@ __all__ = [
 
 #: the most channels any Shure receiver has (frame indexes beyond are malformed)
 MAX_CHANNELS = 8
+#: a SAMPLE in the form every Shure family sends (anything else takes the general path)
+_FAST_SAMPLE = re.compile(rb"[ \t\r\n]*< SAMPLE ([1-8]) ALL ([^<>{}]*)>")
 
 
 def model_channels(models: Mapping[str, int], model: str | None) -> int | None:
@@ -170,7 +174,20 @@ class ShureDriver(Driver):
         buf += data
         pos = 0
         n = len(buf)
+        fast = _FAST_SAMPLE.match if self.meters is not None else None
+        last_raw = self._raw
         while pos < n:
+            if fast is not None and (m := fast(buf, pos)) is not None:
+                pos = m.end()
+                chb, raw = m.group(1, 2)
+                ch = chb[0] - 48
+                if last_raw.get(ch) == raw:  # (Driver._repeated, inlined: most frames)
+                    self.stats.frames += 1
+                    if ch in self._raw_peak:
+                        self.peaked.add(ch)
+                else:
+                    self._fast_sample(ch, raw, events)
+                continue
             start = buf.find(b"<", pos)
             if start < 0:
                 self._garbage(buf[pos:], events)
@@ -261,7 +278,25 @@ class ShureDriver(Driver):
         values = self._sample(tokens[3:])
         if ch > self.channels or ch not in self._metered:
             self._channel_seen(ch)
-        events.append(ChannelUpdate(ch, values, meter=True))
+        self._raw.pop(ch, None)  # an unusual form: the next usual one is news
+        self._meter(ch, values, events)
+
+    def _fast_sample(self, ch: int, raw: bytes, events: list[Event]) -> None:
+        """A SAMPLE in its usual form, ``< SAMPLE n ALL fields >``, on the meter fast
+        path (:meth:`Driver.collect_meters`): one regex match instead of framing and
+        tokenizing (and :meth:`_parse` skips it before this when its fields repeat the
+        channel's last ones). Validation is the same as :meth:`_on_sample`'s."""
+        try:
+            values = self._sample(raw.decode("ascii", "replace").split())
+        except (ValueError, IndexError) as exc:  # ProtocolViolation is a ValueError
+            self._malformed(str(exc) or "missing field", b"< SAMPLE %d ALL %s>" % (ch, raw),
+                            events)
+            return
+        self.stats.frames += 1
+        if ch > self.channels or ch not in self._metered:
+            self._channel_seen(ch)
+        self._remember(ch, raw, values)
+        self._meter(ch, values, events)
 
     def _sample(self, fields: list[str]) -> Values:
         raise ProtocolViolation("this family does not send SAMPLE")
@@ -285,6 +320,7 @@ class ShureDriver(Driver):
             self._all_pending = False
         self._channel_seen(ch)
         if values:
+            self._raw.pop(ch, None)  # a report may set what the last SAMPLE said
             events.append(ChannelUpdate(ch, values, meter=prop in self.METER_PROPS))
         self._confirm(ch, prop, events)
 
@@ -362,33 +398,3 @@ class ShureDriver(Driver):
         if cmd.channel is None:
             raise CommandInvalid(f"{cmd.kind} needs a channel")
         return cmd.channel
-
-
-def gain_command(cmd: Command, ch: int, lo_db: int, hi_db: int, offset: int, width: int = 3,
-                 prop: str = "AUDIO_GAIN") -> tuple[tuple[int | None, str], list[bytes]]:
-    """``SET n AUDIO_GAIN v`` where dB = v - offset, validated to lo_db..hi_db."""
-    v = cmd.value
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise CommandInvalid("gain must be a whole number of dB")
-    if not lo_db <= v <= hi_db:
-        raise CommandInvalid(f"gain must be {lo_db}..{hi_db} dB, not {v}")
-    return (ch, prop), [frame("SET", ch, prop, f"{v + offset:0{width}d}")]
-
-
-def frequency_command(cmd: Command, ch: int, digits: int, lo_khz: int = 470000,
-                      hi_khz: int = 1000000, step_khz: int = 25
-                      ) -> tuple[tuple[int | None, str], list[bytes]]:
-    v = cmd.value
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise CommandInvalid("frequency must be a whole number of kHz")
-    if not lo_khz <= v <= hi_khz:
-        raise CommandInvalid(f"frequency must be {lo_khz}..{hi_khz} kHz, not {v}")
-    if v % step_khz:
-        raise CommandInvalid(f"frequency must be a multiple of {step_khz} kHz")
-    return (ch, "FREQUENCY"), [frame("SET", ch, "FREQUENCY", f"{v:0{digits}d}")]
-
-
-def mute_value(cmd: Command) -> bool:
-    if not isinstance(cmd.value, bool):
-        raise CommandInvalid("mute needs true or false")
-    return cmd.value

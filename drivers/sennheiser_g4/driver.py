@@ -257,7 +257,7 @@ class G4Driver(Driver):
         if b.msg is not None:
             b.meter["audio.peak"] = "AF_Peak" in b.msg
         if b.meter:
-            events.append(ChannelUpdate(1, b.meter, meter=True))
+            self._meter(1, b.meter, events)
         if b.config is not None and b.config != self._config:
             self._config = b.config
             self._out.extend(f"{g}\r".encode() for g in CONFIG_GETS)

@@ -38,7 +38,7 @@ from micboardd.drivers._shure.protocol import (
     on_off,
     text,
 )
-from micboardd.drivers.base import ChannelUpdate, Command, Event
+from micboardd.drivers.base import Command, Event
 
 #: AUDIO_IN_LVL_L/_R at or above the n-th threshold is bucket n (0..8)
 LEVEL_THRESHOLDS = (10272, 23728, 85488, 246260, 641928, 1588744, 2157767, 2502970)
@@ -140,10 +140,8 @@ class PSM1000Driver(ShureDriver):
         lv = self._levels[ch]
         lv[side] = bucket
         b = lv[0] if lv[0] > lv[1] else lv[1]
-        events.append(
-            ChannelUpdate(ch, {"audio.level_pct": _BUCKET_PCT[b], "audio.peak": b == TOP_BUCKET},
-                          meter=True)
-        )
+        self._meter(ch, {"audio.level_pct": _BUCKET_PCT[b], "audio.peak": b == TOP_BUCKET},
+                    events)
 
     # -- outgoing ----------------------------------------------------------------------
 

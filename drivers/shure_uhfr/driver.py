@@ -29,6 +29,7 @@ gaps between frames). A piece that is not a frame is counted as malformed, and t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import ClassVar, assert_never
 
@@ -52,6 +53,8 @@ from micboardd.drivers.base import (
     Event,
 )
 
+#: a SAMPLE's head (the meter fast path skips one that repeats its channel's last)
+_SAMPLE_HEAD = re.compile(rb" *SAMPLE ([12]) ")
 #: pending bytes without a closing ``*`` beyond this are garbage (real frames are short)
 MAX_FRAME = 512
 MAX_CHANNELS = 2
@@ -216,11 +219,17 @@ class UHFRDriver(Driver):
         return events
 
     def _frame(self, body: bytes, events: list[Event]) -> None:
+        head = _SAMPLE_HEAD.match(body) if self.meters is not None else None
+        if head is not None and self._repeated(body[head.start(1)] - 48, body):
+            self._sampled.add(body[head.start(1)] - 48)  # (the meter fast path)
+            return
         try:
             s = body.decode("ascii", "replace")
             verb = s.split(None, 1)[0]
             if verb == "SAMPLE":
-                self._on_sample(s.split(), events)
+                ch, peak = self._on_sample(s.split(), events)
+                if head is not None:
+                    self._remember(ch, body, {"audio.peak": peak})
             elif verb in ("REPORT", "REP"):
                 self._on_report(s.split(None, 3), events)
             elif verb in ("GET", "SET", "METER"):
@@ -271,7 +280,8 @@ class UHFRDriver(Driver):
             events.append(ChannelUpdate(ch, values))
         self._confirm(ch, prop, events)
 
-    def _on_sample(self, tokens: list[str], events: list[Event]) -> None:
+    def _on_sample(self, tokens: list[str], events: list[Event]) -> tuple[int, bool]:
+        """Returns the channel and whether its audio peaked."""
         # SAMPLE n ALL ant rfA rfB bat audiobits
         if len(tokens) != 8:
             raise ProtocolViolation(f"SAMPLE needs 8 fields, got {len(tokens)}")
@@ -294,7 +304,8 @@ class UHFRDriver(Driver):
             best = rf_b
         ch = self._channel_index(tokens[1])
         self._sampled.add(ch)
-        events.append(ChannelUpdate(ch, {
+        peak = bool(bits & 128)
+        self._meter(ch, {
             "rf.antennas": active,
             "rf.level_pct": 0 if best is None else rf_pct(best),
             # lit LED segments out of 8; the top segment (128) doubles as the peak
@@ -302,13 +313,14 @@ class UHFRDriver(Driver):
             # top bit is shown as a peak). No dBFS scale is known: audio.dbfs and
             # audio.peak_dbfs stay unknown, as does rf.rssi_dbm (see rf_pct).
             "audio.level_pct": round(bits.bit_count() * 100 / 8),
-            "audio.peak": bool(bits & 128),
-        }, meter=True))
+            "audio.peak": peak,
+        }, events)
         # the battery rides in every sample but is a status value: deliver it as a
         # regular (non-meter) update, only when it changes
         if self._bat.get(ch) != bat:
             self._bat[ch] = bat
             events.append(ChannelUpdate(ch, {"tx.battery_bars": bars}))
+        return ch, peak
 
     # -- outgoing ----------------------------------------------------------------------
 

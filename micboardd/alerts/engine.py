@@ -26,7 +26,14 @@ from dataclasses import dataclass
 
 import structlog
 
-from micboardd.alerts.episodes import UNACKED, acknowledge, gets_worse, reopen, restored
+from micboardd.alerts.episodes import (
+    UNACKED,
+    acknowledge,
+    alert_id,
+    gets_worse,
+    reopen,
+    restored,
+)
 from micboardd.alerts.rules import (
     BAD,
     CHANNEL_RULES,
@@ -39,6 +46,7 @@ from micboardd.alerts.rules import (
     merged_rule,
     open_hold,
     receiver_signal,
+    subject_gone,
 )
 from micboardd.config import AlertRule, AlertsConfig
 from micboardd.state import JSON, Store
@@ -60,14 +68,10 @@ class _Track:
     alert: JSON | None = None  # the episode while open or acknowledged
 
 
-def alert_id(subject: str, rule: str, opened: float) -> str:
-    """Opaque and URL-safe: ``rx-band-a~1~battery~1732250000123``."""
-    return f"{subject.replace('/', '~')}~{rule}~{int(opened * 1000)}"
-
-
 class AlertEngine:
     """Evaluates the rules on each patch (only for the channels and devices it touches)
-    and on :meth:`tick` (hold and clear timers, expiry of resolved episodes)."""
+    and on :meth:`tick` (hold and clear timers, expiry of resolved episodes, and once a
+    second the channels meter-only patches touched: docs/benchmarks.md, alert pace)."""
 
     def __init__(self, store: Store, cfg: AlertsConfig, *,
                  clock: Callable[[], float] | None = None) -> None:
@@ -86,6 +90,7 @@ class AlertEngine:
         self.acked_total = 0
         self.reopened_total = 0
         self._unsubscribe: Callable[[], None] | None = None
+        self._metered: dict[str, float] = {}  # channel -> its last meter patch, unevaluated
         self._index_slots()
 
     # -- lifecycle --------------------------------------------------------------------
@@ -132,6 +137,9 @@ class AlertEngine:
     # -- inputs -----------------------------------------------------------------------
 
     def on_patch(self, seq: int, patch: JSON, meter_only: bool) -> None:
+        if meter_only:  # ten a second: only mark the channels, evaluated at the next tick
+            self._metered.update(dict.fromkeys(patch.get("channels") or (), self.clock()))
+            return
         if "slots" in patch:
             self._index_slots()
             self.evaluate_all()
@@ -148,6 +156,7 @@ class AlertEngine:
         chans = patch.get("channels")
         if chans:
             for key in chans:
+                self._metered.pop(key, None)  # evaluated now, on its current values
                 self._eval_channel(key, now)
 
     def evaluate_all(self, now: float | None = None) -> None:
@@ -157,23 +166,15 @@ class AlertEngine:
         for key in self.store.channels:
             self._eval_channel(key, now)
         for (subject, rule), tr in list(self._tracks.items()):
-            if self._gone(subject, rule):
+            if subject_gone(self.store, subject, rule):
                 self._step(tr.subject, rule, NOT_APPLICABLE, now)
-
-    def _gone(self, subject: str, rule: str) -> bool:
-        """The subject no longer exists: its receiver was removed, or answers without
-        this channel. A channel of a receiver that has not connected yet (an episode
-        taken up at start) is not gone: it is not known yet."""
-        if rule == "rx_offline":
-            return subject not in self.store.devices
-        if subject in self.store.channels:
-            return False
-        dev = self.store.devices.get(subject.rpartition("/")[0])
-        return dev is None or dev["link"] == "online"
 
     def tick(self, now: float | None = None) -> None:
         """Run the timers: holds that have elapsed open or resolve episodes."""
         now = self.clock() if now is None else now
+        metered, self._metered = self._metered, {}
+        for key, at in metered.items():
+            self._eval_channel(key, min(at, now))
         for tr in list(self._timers):
             self._advance(tr, now)
         if self._resolved:

@@ -84,3 +84,8 @@ def in_group(alert: JSON, group: str, slots: list[JSON]) -> bool:
                               and key.rpartition("/")[0] == device):
             return True
     return False
+
+
+def alert_id(subject: str, rule: str, opened: float) -> str:
+    """An episode's id, opaque and URL-safe: ``rx-band-a~1~battery~1732250000123``."""
+    return f"{subject.replace('/', '~')}~{rule}~{int(opened * 1000)}"

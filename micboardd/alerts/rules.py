@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from micboardd.config import AlertRule, AlertsConfig
-from micboardd.state import JSON
+from micboardd.state import JSON, Store
 from micboardd.state.status import MEANINGS, REFINED, battery_level, meaning
 
 BAD, GOOD, UNKNOWN, NA = "bad", "good", "unknown", "n/a"
@@ -163,3 +163,13 @@ def merged_rule(cfg: AlertsConfig, group: str | None) -> AlertRule:
     return cfg.default.model_copy(update={k: getattr(g, k) for k in g.model_fields_set})
 
 
+def subject_gone(store: Store, subject: str, rule: str) -> bool:
+    """The subject no longer exists: its receiver was removed, or answers without
+    this channel. A channel of a receiver that has not connected yet (an episode
+    taken up at start) is not gone: it is not known yet."""
+    if rule == "rx_offline":
+        return subject not in store.devices
+    if subject in store.channels:
+        return False
+    dev = store.devices.get(subject.rpartition("/")[0])
+    return dev is None or dev["link"] == "online"

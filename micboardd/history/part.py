@@ -67,6 +67,7 @@ class HistoryPart:
             log.info("history_open", path=str(self.path))
         self._tasks = [asyncio.create_task(r.run_buckets(), name="history-buckets"),
                        asyncio.create_task(r.run_flush(), name="history-flush"),
+                       asyncio.create_task(r.run_meters(), name="history-meters"),
                        asyncio.create_task(self._prune_loop(), name="history-prune")]
         self.audit.sinks.append(r.audit)
         self.audit.checks.append(self.problem)

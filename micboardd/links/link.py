@@ -4,7 +4,8 @@ A link connects (:mod:`.transport`), runs the driver's handshake, keeps the conn
 alive, decides the link's health from what it hears (:mod:`.health`), and reconnects a
 dead TCP connection with capped exponential backoff and jitter. Bytes go straight from
 the socket callback into the driver and the store (no task switch per read): the hot
-path is ``data_received -> driver.receive_data -> store.apply``.
+path is ``data_received -> driver.receive_data -> store.apply``; meter values wait in
+the driver (:meth:`Driver.collect_meters`) until the store takes them.
 
 Links never touch browsers or the database.
 """
@@ -44,6 +45,9 @@ BACKOFF_START = 0.25
 #: a receiver that comes back is reconnected within this (plus jitter); see Link.run
 BACKOFF_CAP = 2.0
 CHECK_EVERY = 0.25
+_JITTER = random.Random()
+#: how often a read of meters alone tells the store the device was heard
+SEEN_EVERY = 0.5
 #: how often the garbled hint's count of malformed frames is brought up to date
 HINT_REFRESH_S = 5.0
 
@@ -73,11 +77,14 @@ class Link:
         self.status = status
         cls = driver_class(cfg.driver)
         self.driver: Driver = cls(meter_rate_ms=cfg.meter_rate_ms, channels=cfg.channel_count())
+        self.driver.collect_meters()  # the store takes them once per meter interval
+        store.add_meter_source(self.id, self.driver)
+        self._seen_due = 0.0  # loop time when a read of meters alone goes to last_seen
         self.port = cfg.port or cls.default_port
         local = cfg.local_port if cfg.local_port is not None else cls.shared_local_port
         self.local_port = local
         self.shared = shared if local is not None else None
-        self.rng = rng or random.Random()
+        self.rng = rng or _JITTER  # (a Random is 2.5 kB: one for every link)
         self.reconnects = 0
         self.connects = 0
         self.state = "connecting"
@@ -129,6 +136,7 @@ class Link:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         self._fail_waiters(LinkDown("link stopped"))
+        self.store.remove_meter_source(self.id, self.driver)
 
     async def run(self) -> None:
         backoff = BACKOFF_START
@@ -203,10 +211,14 @@ class Link:
         if end is None or end.done():
             return
         self.driver.tick(now)
-        self._flush()
+        if self.driver._out:
+            self._flush()
         h = self._hearing
         if self._proto is not None and self._proto.unreachable:
             h.unreachable, self._proto.unreachable = True, False
+        elif (self.state == "online" and h.last_valid is not None
+              and now - h.last_valid <= self.stale_s):
+            return  # health.RULES' first rule: online, nothing to decide
         rule = verdict(h, now, self.stale_s, self.driver.transport)
         if not rule.state or rule.state == "online":
             return
@@ -253,6 +265,16 @@ class Link:
         if driver._out:  # skip the call on the hot path when nothing is queued
             self._flush()
         h = self._hearing
+        if stats.frames != frames and self.state == "online" and not events:
+            # the common case, a read of meters alone from an online device: heard
+            # (Hearing.heard, inlined), and last_seen at most every SEEN_EVERY
+            h.last_bytes = h.last_valid = now
+            h.malformed_since_valid = 0
+            h.unreachable = False
+            if now >= self._seen_due:
+                self._seen_due = now + SEEN_EVERY
+                self.store.seen(self.id)
+            return
         answered_before = h.last_valid is not None
         alive = h.heard(now, stats.frames - frames, stats.malformed - malformed)
         if alive and self.state != "online":
@@ -265,6 +287,11 @@ class Link:
                 self._flush()
             self._set_state("online", None)
         if not events:
+            # meters alone (most reads): they wait in the driver for the store; the
+            # device was heard, which last_seen says (the store: at most once a second)
+            if alive and now >= self._seen_due:
+                self._seen_due = now + SEEN_EVERY
+                self.store.seen(self.id)
             return
         if alive:
             self.store.apply(self.id, events)
@@ -314,6 +341,8 @@ class Link:
                 fut.set_exception(exc)
 
     def _set_state(self, state: str, hint: str | None) -> None:
+        if state != "online":
+            self.driver.forget_meters()  # the store clears them; the next ones are news
         if state != self.state:
             self._log.info("link_state", state=state, previous=self.state)
             self.state = state

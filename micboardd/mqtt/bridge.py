@@ -39,6 +39,8 @@ BACKOFF_MAX_S = 30.0
 PUBLISH_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 3.0
 PUBLISH_BATCH = 256
+#: the longest pause between two batches of meters (_trickle)
+TRICKLE_MAX_GAP_S = 0.05
 
 
 @dataclass(slots=True)
@@ -241,15 +243,49 @@ class MqttBridge:
             meters = now >= self._next_meter
             if meters:
                 self._next_meter = now + interval
-            await self._send(client, self.publisher.collect(meters))
+            urgent, metered = self.publisher.collect_split(meters)
+            await self._send(client, urgent)
+            await self._trickle(client, metered, interval)
+
+    async def _trickle(self, client: Client, items: list[tuple[bool, str]],
+                       interval: float) -> None:
+        """Meters in batches spread over up to half the interval, with any change that
+        comes meanwhile sent first: a site reading them handles messages in order, and
+        a second's worth at once would hold a rename up behind thousands of meters."""
+        if not items:
+            return
+        n = (len(items) + PUBLISH_BATCH - 1) // PUBLISH_BATCH
+        gap = min(TRICKLE_MAX_GAP_S, interval / 2 / n)
+        for i in range(0, len(items), PUBLISH_BATCH):
+            if i:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), gap)
+                if self._wake.is_set():
+                    self._wake.clear()
+                    await self._send(client, self.publisher.collect_split(False)[0])
+            await self._send(client, self.publisher.states(items[i:i + PUBLISH_BATCH]))
 
     async def _send(self, client: Client, msgs: list[Message]) -> None:
+        # QoS 0 (states, meters, events: most messages) has nothing to confirm: it goes
+        # to aiomqtt's paho client directly, without a task and a wait per message (at
+        # thousands of channels that was a fifth of the daemon's work, docs/benchmarks.md)
+        paho = getattr(client, "_client", None)
         for i in range(0, len(msgs), PUBLISH_BATCH):
             batch = msgs[i:i + PUBLISH_BATCH]
+            if paho is not None:
+                for topic, payload, retain, qos in batch:
+                    if qos == 0:
+                        info = paho.publish(topic, payload, 0, retain)
+                        if info.rc != 0:
+                            self.stats.publish_failures += len(msgs) - i
+                            raise MqttError(f"publish failed (paho rc {info.rc})")
+                self.stats.published += sum(1 for m in batch if m[3] == 0)
+                batch = [m for m in batch if m[3] != 0]
             results = await asyncio.gather(
                 *(client.publish(t, p, qos=q, retain=r, timeout=PUBLISH_TIMEOUT_S)
                   for t, p, r, q in batch),
                 return_exceptions=True)
+            await asyncio.sleep(0)  # the socket takes what was queued
             failed = [(m, r) for m, r in zip(batch, results, strict=True)
                       if isinstance(r, BaseException)]
             self.stats.published += len(batch) - len(failed)

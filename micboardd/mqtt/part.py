@@ -4,16 +4,28 @@ section restarts it, one that removes it stops it."""
 from __future__ import annotations
 
 import asyncio
+import importlib
+from typing import TYPE_CHECKING
 
 import structlog
 
 from micboardd.config import Config, MqttConfig
-from micboardd.mqtt.bridge import MqttBridge
 from micboardd.mqtt.commands import RunCommand
 from micboardd.server import Endpoint, Metric
 from micboardd.state import Store
 
+if TYPE_CHECKING:
+    from micboardd.mqtt.bridge import MqttBridge
+
 log = structlog.get_logger("micboardd.mqtt")
+
+
+def bridge_class() -> type[MqttBridge]:
+    """The bridge, imported when a broker is configured: aiomqtt and paho cost start-up
+    time and memory a daemon without MQTT (the default) does not need
+    (tests/test_architecture.py, DEFERRED_IMPORTS)."""
+    cls: type[MqttBridge] = importlib.import_module("micboardd.mqtt.bridge").MqttBridge
+    return cls
 
 
 class MqttPart:
@@ -42,7 +54,7 @@ class MqttPart:
             await self.bridge.stop()
             self.bridge = None
         if cfg is not None:
-            self.bridge = MqttBridge(self.store, cfg, self.run_command)
+            self.bridge = bridge_class()(self.store, cfg, self.run_command)
             self.bridge.start()
             log.info("mqtt_bridge_started", broker=cfg.safe_url, site=cfg.site,
                      discovery=cfg.discovery, commands=cfg.commands,

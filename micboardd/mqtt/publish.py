@@ -183,6 +183,15 @@ class Publisher:
 
     def collect(self, meters: bool) -> list[Message]:
         """The messages owed to the broker now (meters only when ``meters``)."""
+        urgent, metered = self.collect_split(meters)
+        return urgent + self.states(metered)
+
+    def collect_split(self, meters: bool) -> tuple[list[Message], list[tuple[bool, str]]]:
+        """What is urgent (a name, a battery, a transmitter gone, events), and apart the
+        devices and channels (``(is_device, id)``) whose meters are owed (only when
+        ``meters``): a change must never wait behind a second's worth of meters, here or
+        at a site that reads them (the bridge spreads them out, :meth:`states` makes
+        their messages when they go, so they never carry an older name)."""
         out: list[Message] = []
         store = self.store
         force = self._resend_all
@@ -193,15 +202,6 @@ class Publisher:
                 out += self.clear_device(dev_id, None)
                 cleared.add(dev_id)
         self._gone_devices.clear()
-        devices = self._dirty_devices
-        if meters:
-            devices |= self._meter_devices
-            self._meter_devices = set()
-        self._dirty_devices = set()
-        for dev_id in devices:
-            dev = store.devices.get(dev_id)
-            if dev is not None:
-                out += self._device_messages(dev, force)
         for key in self._gone_channels:
             if key not in store.channels:
                 dev_id, _, n = key.rpartition("/")
@@ -210,11 +210,30 @@ class Publisher:
             else:
                 self._dirty_channels.add(key)
         self._gone_channels.clear()
-        channels = self._dirty_channels
+        devices, self._dirty_devices = self._dirty_devices, set()
+        channels, self._dirty_channels = self._dirty_channels, set()
+        out += self._states(devices, channels, force)
+        while self._events:
+            out.append((self.topics.events, self._events.popleft(), False, 0))
+        metered: list[tuple[bool, str]] = []
         if meters:
-            channels |= self._meter_channels
-            self._meter_channels = set()
-        self._dirty_channels = set()
+            metered += [(True, d) for d in self._meter_devices - devices]
+            metered += [(False, k) for k in self._meter_channels - channels]
+            self._meter_devices, self._meter_channels = set(), set()
+        return out, metered
+
+    def states(self, items: list[tuple[bool, str]]) -> list[Message]:
+        """The state messages of these devices and channels, as they are now."""
+        return self._states({i for d, i in items if d}, {i for d, i in items if not d},
+                            False)
+
+    def _states(self, devices: set[str], channels: set[str], force: bool) -> list[Message]:
+        out: list[Message] = []
+        store = self.store
+        for dev_id in devices:
+            dev = store.devices.get(dev_id)
+            if dev is not None:
+                out += self._device_messages(dev, force)
         for key in channels:
             ch = store.channels.get(key)
             if ch is None:
@@ -222,8 +241,6 @@ class Publisher:
             out.append((self.topics.channel_state(ch["device"], ch["number"]),
                         orjson.dumps(ch), True, 0))
             self._published_channels.setdefault(ch["device"], set()).add(ch["number"])
-        while self._events:
-            out.append((self.topics.events, self._events.popleft(), False, 0))
         return out
 
     def _device_messages(self, dev: JSON, force: bool) -> list[Message]:

@@ -28,7 +28,16 @@ from typing import Any
 import orjson
 import structlog
 
-from micboardd.state import JSON, LINK_STATES, STATUSES, Store, empty_channel, put_remote
+from micboardd.state import (
+    JSON,
+    LINK_STATES,
+    STATUSES,
+    Store,
+    empty_channel,
+    put_remote,
+    put_remote_channel,
+    put_remote_device,
+)
 
 log = structlog.get_logger("micboardd.mqtt")
 
@@ -197,6 +206,9 @@ class RemoteSites:
             return
         known = dev_id in site.devices
         site.devices[dev_id] = dev
+        if known and site.available and put_remote_device(
+                self.store, f"{site.name}:{dev_id}", dev):
+            return  # its fields moved (last_seen, every second): not its channels
         self._sync_device(site, dev_id)
         if not known:
             self._publish_site(site)
@@ -219,6 +231,10 @@ class RemoteSites:
             self._reject(topic, "not a channel object")
             return
         chans[num] = ch
+        key = f"{site.name}:{dev_id}"
+        if site.available and dev_id in site.devices and put_remote_channel(
+                self.store, key, f"{key}/{num}", ch):
+            return  # one channel moved (its meters, mostly): that channel alone
         self._sync_device(site, dev_id)
 
     # -- into the store ---------------------------------------------------------------

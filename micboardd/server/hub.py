@@ -1,13 +1,20 @@
 """Websocket fan-out: snapshot, then merge patches, to every browser.
 
-Each patch from the store is serialized once and the same bytes go to every client
-that is keeping up. Each client has its own sender task and a bounded queue:
+Each patch from the store is serialized once, framed once as a websocket message (a
+server's frames are not masked, so the bytes are the same for everyone), and written
+straight to the socket of every client that is keeping up: no per-client copy, task
+switch or queue. A client whose socket is backed up (more than ``WRITE_LIMIT`` unsent)
+gets its messages through its own sender task and a bounded queue:
 
 - a meter-only patch that finds the client's previous meter patch still unsent is
   merged into it (latest value wins), so a slow client gets fewer, fresher frames;
 - a client whose queue is full anyway is dropped to a single "resync": its queue is
   cleared and it gets a fresh snapshot when it can take one. Memory stays bounded and
   nobody else waits.
+
+Snapshots are encoded once per ``seq`` and shared by every client that asks for one at
+that point (a hundred tablets reconnecting after a network blip cost one encoding), and
+written to the socket without a copy.
 """
 
 from __future__ import annotations
@@ -24,13 +31,24 @@ import orjson
 import structlog
 from aiohttp import WSMsgType, web
 
-from micboardd.server.wire import PACED_FIELDS, encode_meters, encode_patch, encode_snapshot
+from micboardd.server.wire import (
+    PACED_FIELDS,
+    encode_meters,
+    encode_patch,
+    encode_snapshot,
+    frame_header,
+    text_frame,
+)
 from micboardd.state import JSON, Store
 
 log = structlog.get_logger("micboardd.hub")
 
 MAX_QUEUE = 64
 MAX_CLIENT_MESSAGE = 64 * 1024
+#: a client with more than this written but not yet taken by its socket is behind: its
+#: messages wait in its queue (where meters coalesce) until the socket drains
+WRITE_LIMIT = 256 * 1024
+DRAIN_POLL_S = 0.02
 
 
 @dataclass(slots=True)
@@ -52,6 +70,9 @@ class _Item:
 class Client:
     ws: web.WebSocketResponse
     peer: str
+    #: the connection's transport once the websocket is open (None: everything goes
+    #: through the queue and ``ws``)
+    transport: asyncio.Transport | None = None
     queue: deque[_Item] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     resync: bool = True  # next thing to send is a snapshot
@@ -60,7 +81,15 @@ class Client:
     sent_messages: int = 0
     resyncs: int = 0
     coalesced: int = 0
+    busy: bool = False  # the sender task is writing, or waiting for the socket to drain
     task: asyncio.Task[None] | None = None
+
+    def writable(self) -> bool:
+        """Whether a message can go straight to the socket now (in order: nothing
+        queued, the sender idle, the socket keeping up)."""
+        t = self.transport
+        return (t is not None and not self.queue and not self.busy and not self.resync
+                and not t.is_closing() and t.get_write_buffer_size() < WRITE_LIMIT)
 
 
 @dataclass(slots=True)
@@ -93,6 +122,7 @@ class Hub:
         self.max_queue = max_queue
         self._unsub = store.subscribe(self.on_patch)
         self._commands: Callable[[Client, JSON], Any] | None = None
+        self._snapshot: tuple[int, bytes] | None = None  # (seq, bytes): shared
 
     def close(self) -> None:
         self._unsub()
@@ -106,6 +136,7 @@ class Hub:
         if not self.clients:
             return
         shared: bytes | None = None
+        framed = b""
         base = seq - 1
         keys: frozenset[str] = frozenset()
         devices: frozenset[str] = frozenset()
@@ -141,7 +172,11 @@ class Hub:
                 continue
             if c.channels is None:
                 if shared is None:
-                    shared = _encode(seq, base, patch, meter_only, self.store.channels)
+                    shared = _encode(seq, base, patch, meter_only, self.store)
+                    framed = text_frame(shared)
+                if not q and c.writable():
+                    self._write(c, framed, len(shared))
+                    continue
                 q.append(_Item(base, seq, data=shared, meter=meter_only, keys=keys,
                                devices=devices))
             elif meter_only:
@@ -175,7 +210,13 @@ class Hub:
         return patch
 
     def snapshot_bytes(self) -> bytes:
-        return encode_snapshot(self.store.seq, self.store.state())
+        """The snapshot as of the store's ``seq``, encoded once per ``seq``. (A change
+        made after it was encoded, at the same ``seq``, is in the patch that follows.)"""
+        seq = self.store.seq
+        snap = self._snapshot
+        if snap is None or snap[0] != seq:
+            snap = self._snapshot = (seq, encode_snapshot(seq, self.store.state()))
+        return snap[1]
 
     def state_bytes(self) -> bytes:
         """``GET /api/state``: the snapshot's state with its seq."""
@@ -184,8 +225,11 @@ class Hub:
     # -- one client -------------------------------------------------------------------
 
     async def serve(self, ws: web.WebSocketResponse, peer: str,
-                    on_message: Callable[[Client, JSON], Any] | None = None) -> None:
-        c = Client(ws, peer)
+                    on_message: Callable[[Client, JSON], Any] | None = None,
+                    transport: asyncio.Transport | None = None) -> None:
+        """Serve one open websocket until it closes. ``transport``: the connection's
+        (``request.transport``), for writing the shared messages straight to it."""
+        c = Client(ws, peer, transport)
         self.clients.add(c)
         self.stats.clients_total += 1
         c.task = asyncio.create_task(self._sender(c), name=f"ws-send:{peer}")
@@ -261,37 +305,69 @@ class Hub:
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await c.ws.send_frame(data, WSMsgType.TEXT)
 
+    def _write(self, c: Client, data: bytes, size: int) -> None:
+        """Write one framed message (``size``: its payload) straight to the socket."""
+        assert c.transport is not None
+        c.transport.write(data)
+        c.sent_bytes += size
+        c.sent_messages += 1
+        self.stats.bytes_sent += size
+        self.stats.messages_sent += 1
+
+    async def _drained(self, c: Client) -> None:
+        """Wait until the client's socket has taken all but ``WRITE_LIMIT`` of what was
+        written to it (its meters coalesce in the queue meanwhile)."""
+        t = c.transport
+        # aiohttp owns the connection's protocol, so nothing tells us when the socket
+        # drains: a client this far behind is looked at every DRAIN_POLL_S
+        while t is not None and not t.is_closing() and t.get_write_buffer_size() >= WRITE_LIMIT:  # noqa: ASYNC110
+            await asyncio.sleep(DRAIN_POLL_S)
+
     async def _sender(self, c: Client) -> None:
+        """What the client's socket could not take at once: snapshots, queued messages."""
         ws = c.ws
-        stats = self.stats
         try:
             while not ws.closed:
                 await c.wake.wait()
                 c.wake.clear()
-                while True:
-                    if c.resync:
-                        c.resync = False
-                        c.queue.clear()
-                        data = self._snapshot_for(c)
-                    elif c.queue:
-                        item = c.queue.popleft()
-                        if item.data is not None:
-                            data = item.data
-                        else:
-                            patch = item.patch
-                            if item.coalesced:
-                                patch = self._current_meters(item, c.channels)
-                            data = _encode(item.seq, item.base, patch or {}, item.meter,
-                                           self.store.channels)
-                    else:
-                        break
-                    await ws.send_frame(data, WSMsgType.TEXT)
-                    c.sent_bytes += len(data)
-                    c.sent_messages += 1
-                    stats.bytes_sent += len(data)
-                    stats.messages_sent += 1
+                c.busy = True
+                try:
+                    await self._send_pending(c)
+                finally:
+                    c.busy = False
         except (ConnectionError, RuntimeError) as exc:
             log.info("ws_send_failed", peer=c.peer, error=str(exc))
+
+    async def _send_pending(self, c: Client) -> None:
+        ws = c.ws
+        while not ws.closed:
+            await self._drained(c)
+            if c.resync:
+                c.resync = False
+                c.queue.clear()
+                data = self._snapshot_for(c)
+            elif c.queue:
+                item = c.queue.popleft()
+                if item.data is not None:
+                    data = item.data
+                else:
+                    patch = item.patch
+                    if item.coalesced:
+                        patch = self._current_meters(item, c.channels)
+                    data = _encode(item.seq, item.base, patch or {}, item.meter,
+                                   self.store)
+            else:
+                return
+            if c.transport is None:
+                await ws.send_frame(data, WSMsgType.TEXT)
+                c.sent_bytes += len(data)
+                c.sent_messages += 1
+                self.stats.bytes_sent += len(data)
+                self.stats.messages_sent += 1
+            elif not c.transport.is_closing():
+                # header and payload as two writes: a snapshot is not copied per client
+                c.transport.write(frame_header(len(data)))
+                self._write(c, data, len(data))
 
     def _snapshot_for(self, c: Client) -> bytes:
         if c.channels is None:
@@ -302,8 +378,9 @@ class Hub:
         return encode_snapshot(st.seq, state)
 
 
-def _encode(seq: int, base: int, patch: JSON, meter_only: bool,
-            channels: dict[str, JSON]) -> bytes:
+def _encode(seq: int, base: int, patch: JSON, meter_only: bool, store: Store) -> bytes:
     if not meter_only:
         return encode_patch(seq, base, patch)
-    return encode_meters(seq, base, patch, lambda key: (channels.get(key) or {}).get("idx"))
+    channels, devices = store.channels, store.devices
+    return encode_meters(seq, base, patch, lambda key: (channels.get(key) or {}).get("idx"),
+                         lambda dev: (devices.get(dev) or {}).get("idx"))

@@ -64,5 +64,5 @@ async def ws_handler(request: web.Request) -> web.StreamResponse:
         return {"type": "result", "id": req_id, "ok": status == 200, "status": status,
                 **payload}
 
-    await d.hub.serve(ws, peer, on_message)
+    await d.hub.serve(ws, peer, on_message, request.transport)
     return ws

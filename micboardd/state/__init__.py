@@ -3,10 +3,11 @@ status, and the merge patches that carry its changes."""
 
 from micboardd.state.contract import JSON, LINK_STATES, STATUSES, empty_channel
 from micboardd.state.mergepatch import diff_into, merge_into, merge_patches
-from micboardd.state.remote import put_remote
+from micboardd.state.remote import put_remote, put_remote_channel, put_remote_device
 from micboardd.state.store import Store, Subscriber
 
 __all__ = [
     "JSON", "LINK_STATES", "STATUSES", "Store", "Subscriber", "diff_into", "empty_channel",
-    "merge_into", "merge_patches", "put_remote",
+    "merge_into", "merge_patches", "put_remote", "put_remote_channel",
+    "put_remote_device",
 ]

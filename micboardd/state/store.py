@@ -12,17 +12,18 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import structlog
 
-from micboardd.config import Config, DeviceConfig, SlotConfig
-from micboardd.drivers import ChannelUpdate, DeviceUpdate, Event, driver_class
+from micboardd.config import Config
+from micboardd.drivers import ChannelUpdate, DeviceUpdate, Driver, Event
 from micboardd.state.batcher import PatchBatcher
-from micboardd.state.contract import CLEARED_ON_OFFLINE, JSON, empty_channel, new_device, slot
-from micboardd.state.status import Holds, battery_level, derive, vocabulary
+from micboardd.state.contract import CLEARED_ON_OFFLINE, JSON
+from micboardd.state.layout import Layout
+from micboardd.state.status import Holds, battery_level, vocabulary
 
 _log = structlog.get_logger("micboardd.state")
 
@@ -39,7 +40,7 @@ class Stats:
     subscriber_errors: int = 0
 
 
-class Store:
+class Store(Layout):
     def __init__(
         self,
         config: Config,
@@ -59,8 +60,15 @@ class Store:
         self._subscribers: list[Subscriber] = []
         self._split_cache: dict[str, tuple[str, ...]] = {}
         self._meter_latest: dict[str, JSON] = {}
-        #: device -> when it was last heard, not yet in the state (it goes with the meters)
-        self._seen_latest: dict[str, float] = {}
+        #: devices heard since the last meter interval, not yet in the state: their
+        #: last_seen is that interval's time (one value for all: the wire shares it)
+        self._seen_latest: set[str] = set()
+        #: device -> its driver, where meters wait for the next meter interval (the
+        #: meter fast path: Driver.collect_meters; registered by the device's link)
+        self._meter_sources: dict[str, Driver] = {}
+        #: channel -> the meter values last taken from its source (what the state holds
+        #: of them, until something else writes them: then the entry goes)
+        self._meter_prev: dict[str, Mapping[str, Any]] = {}
         self._next_idx = 0
         self.stats = Stats()
         self.config = config
@@ -98,86 +106,6 @@ class Store:
             sec[key] = copy.deepcopy(value)
         self.batch.pend((section,), {key: copy.deepcopy(value)})
 
-    # -- configuration ----------------------------------------------------------------
-
-    def reconfigure(self, config: Config) -> None:
-        """Add, update and remove devices and slots to match ``config``."""
-        self.config = config
-        self.batch.meter_interval = config.http.meter_interval_ms / 1000
-        wanted = {d.id: d for d in config.devices if d.enabled}
-        for device_id in list(self.devices):
-            if device_id not in wanted and ":" not in device_id:  # remote ones stay
-                self.remove_device(device_id)
-        for d in wanted.values():
-            self.add_device(d)
-        self.set_slots(config.slots)
-        groups = [g.model_dump() for g in config.groups]
-        if groups != self.groups:
-            self.groups = groups
-            self.batch.pend((), {"groups": copy.deepcopy(groups)})
-
-    def add_device(self, d: DeviceConfig) -> None:
-        port = d.port or driver_class(d.driver).default_port
-        if d.id in self.devices:
-            dev = self.devices[d.id]
-            changes = {k: v for k, v in (("driver", d.driver), ("host", d.host),
-                                          ("port", port)) if dev.get(k) != v}
-            if changes:
-                dev.update(changes)
-                self.batch.pend(("devices", d.id), changes)
-            return
-        dev = new_device(d.id, d.driver, d.host, port, d.model)
-        self.devices[d.id] = dev
-        self.batch.pend(("devices",), {d.id: copy.deepcopy(dev)})
-        for n in range(1, (d.channel_count() or 0) + 1):
-            self._ensure_channel(d.id, n)
-
-    def remove_device(self, device_id: str) -> None:
-        dev = self.devices.pop(device_id, None)
-        if dev is None:
-            return
-        self.batch.pend(("devices",), {device_id: None})
-        for key in dev["channels"]:
-            self.channels.pop(key, None)
-            self._holds.pop(key, None)
-            self.batch.pend(("channels",), {key: None})
-            self.batch.forget_meters(key)
-            self._meter_latest.pop(key, None)
-
-    def new_idx(self) -> int:
-        """A small number naming a channel for the life of this process (never reused):
-        compact meter messages refer to channels by it."""
-        self._next_idx += 1
-        return self._next_idx
-
-    def set_slots(self, slots: Iterable[SlotConfig | JSON]) -> None:
-        out: list[JSON] = []
-        for s in slots:
-            d = s.model_dump() if isinstance(s, SlotConfig) else dict(s)
-            out.append(slot(d))
-        out.sort(key=lambda s: int(s["slot"]))
-        if out != self.slots:
-            self.slots = out
-            # arrays are replaced whole in a merge patch
-            self.batch.pend((), {"slots": copy.deepcopy(out)})
-
-    def _ensure_channel(self, device_id: str, n: int) -> JSON:
-        key = f"{device_id}/{n}"
-        ch = self.channels.get(key)
-        if ch is None:
-            ch = empty_channel(device_id, n)
-            ch["idx"] = self.new_idx()
-            ch["status"] = self._derive_status(ch, Holds(), 0.0, device_id)
-            self.channels[key] = ch
-            self._holds[key] = Holds()
-            self.batch.pend(("channels",), {key: copy.deepcopy(ch)})
-            dev = self.devices[device_id]
-            chans = dev["channels"]
-            chans.append(key)
-            chans.sort(key=lambda k: int(k.rsplit("/", 1)[1]))
-            self.batch.pend(("devices", device_id), {"channels": list(chans)})
-        return ch
-
     # -- updates from links -----------------------------------------------------------
 
     def set_link(self, device_id: str, link: str, hint: str | None = None) -> None:
@@ -189,10 +117,14 @@ class Store:
         dev["link_hint"] = hint
         self.batch.pend(("devices", device_id), {"link": link, "link_hint": hint})
         now = self.clock()
+        src = self._meter_sources.get(device_id)
+        if src is not None and link != "online":
+            src.forget_meters()
         for key in dev["channels"]:
             ch = self.channels[key]
             if link != "online":
                 self._meter_latest.pop(key, None)  # never resurrect meters of a dead link
+                self._meter_prev.pop(key, None)
             if was_online != (link == "online"):
                 self._holds[key].link(link == "online", ch["tx"], now)
             if was_online and link != "online":
@@ -204,6 +136,22 @@ class Store:
                         sec.update(cleared)
                         self.batch.pend(("channels", key, section), cleared)
             self._restatus(key, ch, now, heard=False)
+
+    def add_meter_source(self, device_id: str, driver: Driver) -> None:
+        """``driver`` collects the device's meters (:meth:`Driver.collect_meters`): they
+        are taken from it once per meter interval while the device is online."""
+        self._meter_sources[device_id] = driver
+        self.batch.schedule_meter()
+
+    def remove_meter_source(self, device_id: str, driver: Driver) -> None:
+        if self._meter_sources.get(device_id) is driver:
+            del self._meter_sources[device_id]
+
+    def seen(self, device_id: str) -> None:
+        """The device was heard (a read that held only meters): ``last_seen``."""
+        dev = self.devices.get(device_id)
+        if dev is not None:
+            self._heard(device_id, dev, self.clock())
 
     def apply(self, device_id: str, events: Iterable[Event]) -> None:
         """Apply driver events from one device's link."""
@@ -219,11 +167,16 @@ class Store:
             elif type(ev) is DeviceUpdate:
                 self._apply_device(dev, ev, now)
         self.stats.events += n_events
-        last = self._seen_latest.get(device_id, dev["last_seen"])
+        self._heard(device_id, dev, now)
+
+    def _heard(self, device_id: str, dev: JSON, now: float) -> None:
+        if device_id in self._seen_latest:
+            return
+        last = dev["last_seen"]
         if last is None or now - last >= 1.0:
             # at most once a second: staleness needs seconds, and bytes to browsers count.
             # It reaches the state with the meters, so the state never runs ahead of seq.
-            self._seen_latest[device_id] = round(now, 3)
+            self._seen_latest.add(device_id)
             self.batch.schedule_meter()
 
     def _apply_device(self, dev: JSON, ev: DeviceUpdate, now: float) -> None:
@@ -263,27 +216,73 @@ class Store:
         ch = self.channels.get(key)
         if ch is None:
             ch = self._ensure_channel(device_id, ev.channel)
+        self._meter_prev.pop(key, None)  # (it may write a meter field)
         self._apply_values(key, ch, ev.values, False, now)
 
     def _apply_meters(self) -> None:
         """Fold the latest meter values of every channel into the pending meter patch."""
         if self._seen_latest:
-            seen, self._seen_latest = self._seen_latest, {}
-            for device_id, ts in seen.items():
+            seen, self._seen_latest = self._seen_latest, set()
+            ts = round(self.clock(), 3)
+            for device_id in seen:
                 dev = self.devices.get(device_id)
                 if dev is not None:
                     dev["last_seen"] = ts
                     self.batch.pend(("devices", device_id), {"last_seen": ts}, meter=True,
                                     schedule=False)
         latest, self._meter_latest = self._meter_latest, {}
-        if not latest:
-            return
         now = self.clock()
         channels = self.channels
+        prev = self._meter_prev
         for key, values in latest.items():
             ch = channels.get(key)
             if ch is not None:
+                prev.pop(key, None)
                 self._apply_values(key, ch, values, True, now)
+        if self._meter_sources:
+            devices = self.devices
+            for device_id, driver in self._meter_sources.items():
+                if driver.meters or driver.peaked:
+                    dev = devices.get(device_id)
+                    if dev is None or dev["link"] != "online":
+                        driver.take_meters()  # never resurrect meters of a dead link
+                    else:
+                        self._apply_source(device_id, driver, now)
+            self.batch.schedule_meter()  # the sources are read every interval
+
+    def _apply_source(self, device_id: str, driver: Driver, now: float) -> None:
+        """The meters a driver collected since the last interval (the latest of each
+        channel; a peak in between still lights AUDIO_PEAK)."""
+        meters, peaked = driver.take_meters()
+        prefix = device_id + "/"
+        channels = self.channels
+        prev = self._meter_prev
+        for n, values in meters.items():
+            key = prefix + str(n)
+            ch = channels.get(key)
+            if ch is None:
+                ch = self._ensure_channel(device_id, n)
+            last = prev.get(key)
+            prev[key] = values
+            if last is not None:
+                # most of a SAMPLE repeats the last one: compare the items in C, then
+                # look at the fields that moved only
+                moved: Collection[tuple[str, Any]]
+                try:
+                    moved = values.items() - last.items()
+                except TypeError:  # an unhashable value: field by field, below
+                    moved = list(values.items())
+                if not moved:
+                    continue
+                values = dict(moved)
+            self._apply_values(key, ch, values, True, now)
+        for n in peaked:
+            key = prefix + str(n)
+            pch = channels.get(key)
+            if pch is not None:
+                self._holds[key].peak_until = now + self.config.status.peak_hold_s
+                if pch["status"] != "AUDIO_PEAK":
+                    self._restatus(key, pch, now)
 
     def _apply_values(self, key: str, ch: JSON, values: Mapping[str, Any], meter: bool,
                       now: float) -> None:
@@ -352,13 +351,6 @@ class Store:
                 self.batch.pend(("channels", key), {"status": status}, meter=True)
             else:
                 self.batch.pend(("channels", key), {"status": status})
-
-    def _derive_status(self, ch: JSON, holds: Holds, now: float, device_id: str) -> str:
-        dev = self.devices.get(device_id)
-        tx = ch["tx"]
-        return derive(holds.facts(dev is not None and dev["link"] == "online",
-                                  battery_level(tx["battery_bars"], tx["battery_minutes"]),
-                                  tx["present"], now, self.config.status.prev_hold_s))
 
     def sweep(self) -> None:
         """Expire PREV_* and AUDIO_PEAK holds; the daemon calls this once a second."""

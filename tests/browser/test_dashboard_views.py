@@ -131,9 +131,12 @@ LOGIC = """async () => {
     {...ctx, connected: false}).stale;
   out.label = splitLabel(" HH03 / Pastor Mike ");
   out.meters = expandMeters({type: "meters", seq: 3, base: 2,
-    m: [7, 0b10110, 80, -40, 55], patch: {devices: {d: {last_seen: 5}}}},
+    m: [7, 0b10110, 80, -40, 55, 2, 0b10, 61], seen: [5, 4, 2],
+    patch: {devices: {e: {last_seen: 4}}}},
     ["rf.antennas", "rf.level_pct", "rf.rssi_dbm", "rf.quality", "audio.level_pct"],
-    (idx) => ({7: "d/1"})[idx]);
+    (idx) => ({7: "d/1", 9: "d/2"})[idx], (idx) => ({4: "d", 6: "f"})[idx]);
+  out.unknown = expandMeters({type: "meters", seq: 3, base: 2, seen: [5, 8]}, [],
+    (idx) => undefined, (idx) => undefined);
   out.freq = [fmtFrequency(578350), fmtFrequency(null)];
   out.minutes = [fmtMinutes(125), fmtMinutes(0), fmtMinutes(null),
     fmtMinutes(null, "calculating")];
@@ -155,7 +158,12 @@ def test_page_logic_unknown_is_never_zero(demo: DemoDaemon, open_page: Any) -> N
     assert v["antA"] == "unknown" and v["stale"] is False
     assert out["stale"] is True and out["disconnected"] is True
     assert out["label"] == {"label_id": "HH03", "label_name": "Pastor Mike"}
-    assert out["meters"] == {"devices": {"d": {"last_seen": 5}}, "channels": {
-        "d/1": {"rf": {"level_pct": 80, "rssi_dbm": -40}, "audio": {"level_pct": 55}}}}
+    # format 2: channel and device idx delta-coded (7, 9; 4, 6), last_seen shared
+    assert out["meters"] == {
+        "devices": {"d": {"last_seen": 5}, "f": {"last_seen": 5}, "e": {"last_seen": 4}},
+        "channels": {"d/1": {"rf": {"level_pct": 80, "rssi_dbm": -40},
+                             "audio": {"level_pct": 55}},
+                     "d/2": {"rf": {"level_pct": 61}}}}
+    assert out["unknown"] is None  # a device the page does not know: resync
     assert out["freq"] == ["578.350 MHz", dash]
     assert out["minutes"] == ["2h 05m", "0 min", dash, "calculating\u2026"]
