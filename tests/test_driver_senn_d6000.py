@@ -255,6 +255,7 @@ async def test_em6000_against_the_simulator_on_a_free_port(sim: D6000Simulator) 
 
 
 async def test_commands_transmitter_and_warnings(sim: D6000Simulator) -> None:
+    sim.life[1].battery_pct = 100  # far from the 20 % set below: that must be news
     s = await Session.open(D6000Driver(), sim.port)
     try:
         await s.until(ready)

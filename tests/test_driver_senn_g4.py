@@ -346,6 +346,10 @@ async def test_garbage_from_the_device_is_counted_and_values_survive() -> None:
         s = await Session.open(G4Driver(), sim.port)
         try:
             await s.until(ready)
+            # the simulator starts at a random charge: pin it far from the target first,
+            # or 20 % may be the bar it already shows and nothing new is reported
+            await simctl(sim.port, "BATTERY 1 100")
+            await s.until(has(1, tx__battery_percent=100))
             await simctl(sim.port, "FAULT garbage")
             await s.until(lambda ev: s.driver.stats.malformed >= 3)
             mark = s.mark()
