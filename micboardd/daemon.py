@@ -34,6 +34,7 @@ from micboardd.config import (
 )
 from micboardd.config.secrets import exposure_warning, secret_values
 from micboardd.control import Commander
+from micboardd.files import write_atomic
 from micboardd.history import HistoryPart
 from micboardd.links import Link, LinkTicker, SharedPorts
 from micboardd.logs import register_secrets
@@ -301,17 +302,9 @@ class Daemon:
 
     def _write_layout(self, layout: JSON) -> None:
         path = self.layout_path
-        tmp = path.with_name(path.name + ".tmp")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as f:
-                f.write(orjson.dumps(layout, option=orjson.OPT_INDENT_2) + b"\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
+            write_atomic(path, orjson.dumps(layout, option=orjson.OPT_INDENT_2) + b"\n")
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise LayoutNotSaved(f"the layout was not saved: {path}: "
                                  f"{exc.strerror or exc}") from exc
         log.info("layout_saved", path=str(path))

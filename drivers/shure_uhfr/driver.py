@@ -37,6 +37,7 @@ from micboardd.drivers._shure.protocol import (
     ProtocolViolation,
     Values,
     antennas,
+    bars,
     clamp_pct,
     freq_khz,
     integer,
@@ -84,14 +85,7 @@ def bat_bars(s: str) -> int | None:
     """Battery bars ``1``..``5`` or ``U`` (unknown). ``0`` and Shure's usual ``255`` are
     accepted too (0 as empty, 255 as unknown)."""
     s = s.strip()
-    if s in _UNKNOWN:
-        return None
-    v = integer(s)
-    if v == 255:
-        return None
-    if not 0 <= v <= 5:
-        raise ProtocolViolation(f"battery bars out of range: {v}")
-    return v
+    return None if s in _UNKNOWN else bars(s)
 
 
 def bat_minutes(rest: str) -> Values:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import re
 import unicodedata
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from micboardd.files import write_atomic
 from micboardd.photos.image import Encoded
 
 JSON = dict[str, Any]
@@ -117,15 +117,7 @@ class PhotoLibrary:
 
     def _write(self, name: str, data: bytes) -> None:
         path = self.root / name
-        tmp = path.with_name(name + ".tmp")
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
+            write_atomic(path, data)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise NotKept(f"the photo was not kept: {path}: {exc.strerror or exc}") from exc
