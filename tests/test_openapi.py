@@ -122,6 +122,11 @@ async def test_wrong_method_says_what_is_allowed(daemon) -> None:
             assert r.status == 405 and r.headers["Allow"] == "POST"
         async with s.get(f"{base}/api/nothing-here") as r:
             assert r.status == 404 and (await r.json())["error"]
+        # not found whatever the method: no 405 with an empty Allow (the dashboard's
+        # catch-all GET is not the API's)
+        for method in ("DELETE", "POST", "PUT"):
+            async with s.request(method, f"{base}/api/nothing-here/1") as r:
+                assert r.status == 404 and "Allow" not in r.headers, (method, r.status)
 
 
 async def test_bodies_are_checked_by_their_models(daemon) -> None:

@@ -44,8 +44,10 @@ def test_packaging_reads_the_one_version() -> None:
 def test_changelog_starts_with_this_release() -> None:
     text = (ROOT / "CHANGELOG.md").read_text()
     releases = re.findall(r"^## \[([^\]]+)\](?: - (\d{4}-\d{2}-\d{2}))?$", text, re.M)
-    assert releases[0] == ("Unreleased", "")
-    version, date = releases[1]
+    # the first section is this release: nothing has been released before it, so what
+    # it carries is written under it, not under an [Unreleased] heading above it
+    assert releases, "CHANGELOG.md has no release section"
+    version, date = releases[0]
     assert version == __version__
     assert date == release_date(version).isoformat()
     assert re.search(r"^### (Added|Changed|Fixed|Removed|Deprecated|Security)$", text, re.M)

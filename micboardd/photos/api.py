@@ -129,7 +129,9 @@ class PhotosApi:
                      "by content, metadata stripped, resized, kept as WebP and JPEG",
                      response=PhotoEntry, body=PhotoUpload, body_type="multipart/form-data",
                      errors=(400, 408, 413, 415, 422, 503), write=True, tag="photos"),
-            Endpoint("DELETE", "/api/photos/{kind}/{key}", self.delete_photo,
+            # kind is matched by the route (not a catch-all segment), so /api/photos/files/
+            # is not also a DELETE resource: its 405 answers Allow: GET, as documented
+            Endpoint("DELETE", "/api/photos/{kind:slot|name}/{key}", self.delete_photo,
                      "Remove the photo of a slot or a performer name (operator)",
                      response=PhotoRemoved, path_params=PhotoPath, errors=(400, 404, 503),
                      write=True, tag="photos"),

@@ -67,11 +67,17 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except InvalidInput as exc:
         return error(exc.status, exc.reason, problems=exc.problems)
     except web.HTTPException as exc:
-        if exc.status >= 400 and request.path.startswith("/api/"):
-            resp = error(exc.status, exc.reason)
-            if exc.status == 405:  # say what is allowed (RFC 9110)
-                resp.headers["Allow"] = ",".join(sorted(await _allowed(request)))
+        if exc.status == 405 and request.path.startswith("/api/"):
+            # say what is allowed (RFC 9110); a path no API resource takes is not found
+            # (the router's 405 there comes from the dashboard's catch-all GET)
+            allowed = await _allowed(request)
+            if not allowed:
+                return error(404, "Not Found")
+            resp = error(405, exc.reason)
+            resp.headers["Allow"] = ",".join(sorted(allowed))
             return resp
+        if exc.status >= 400 and request.path.startswith("/api/"):
+            return error(exc.status, exc.reason)
         raise
     except AuthError as exc:
         return refused(request, exc)

@@ -130,7 +130,10 @@ def openapi_document(app: web.Application, version: str) -> JSON:
     schemas = _Schemas()
     paths: JSON = {}
     for ep in endpoints:
-        paths.setdefault(ep.path, {})[ep.method.lower()] = _operation(ep, schemas)
+        # a route's own pattern ({kind:slot|name}) is aiohttp's; the document names the
+        # parameter alone and its model says what it takes
+        path = re.sub(r"\{(\w+):[^}]*\}", r"{\1}", ep.path)
+        paths.setdefault(path, {})[ep.method.lower()] = _operation(ep, schemas)
     return {
         "openapi": "3.1.0",
         "info": {"title": "micboardd", "version": version,
