@@ -247,7 +247,10 @@ def test_every_package_is_packaged() -> None:
     data = listed - python
     assert data, "the dashboard, the examples and the unit ship as data packages"
     for pkg in sorted(data):
-        folder = ROOT / cfg["package-dir"][pkg]
+        # its folder: its own package-dir entry, or its parent's with the rest appended
+        parent = max((p for p in cfg["package-dir"] if pkg == p or pkg.startswith(p + ".")),
+                     key=len)
+        folder = ROOT / cfg["package-dir"][parent] / pkg[len(parent) + 1:].replace(".", "/")
         globs = cfg["package-data"][pkg]
         assert folder.is_dir() and not list(folder.rglob("*.py")), pkg
         assert [f for g in globs for f in folder.glob(g) if f.is_file()], pkg
