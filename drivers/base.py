@@ -7,7 +7,7 @@ automatic fallbacks, commands, the meter stop before a close) it queues in an ou
 the link drains with :meth:`Driver.data_to_send`. Time is always passed in, never read.
 
 Normalized values use dotted paths into the channel object of the state contract in
-``shared/design/ARCHITECTURE.md`` (``"tx.battery_bars"``, ``"rf.level_pct"``, ``"name"``).
+``micboardd/state/contract.py`` (``"tx.battery_bars"``, ``"rf.level_pct"``, ``"name"``).
 ``None`` always means unknown: special wire values (255, 65535, UNKN, ``000000`` ...)
 never leak out of a driver as numbers.
 """

@@ -1,6 +1,6 @@
 """The normalized state contract as typed classes: what ``GET /api/state``, the websocket
-snapshot and the MQTT payloads carry (shared/design/ARCHITECTURE.md, plus the additions
-listed in docs/contract-changes.md).
+snapshot and the MQTT payloads carry (the team's design document, plus the
+additions listed in docs/contract-changes.md).
 
 The store keeps plain dicts of exactly these shapes (they are serialized as they are, at
 venue scale, ten times a second); these classes give them names for the type checker and
