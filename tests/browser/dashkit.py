@@ -78,6 +78,7 @@ class DemoDaemon:
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = state_dir / "daemon.log"
+        self.online_at = 0.0  # monotonic: when start() saw every steered receiver online
 
     @property
     def url(self) -> str:
@@ -100,6 +101,7 @@ class DemoDaemon:
             with contextlib.suppress(OSError, ValueError):
                 health = http_json(f"{self.url}/healthz", timeout=1)
                 if not wait_online or (health["online"] >= 1 and self.devices_online()):
+                    self.online_at = time.monotonic()
                     return self
             if time.monotonic() > deadline:
                 tail = self.log.read_text()[-2000:]
@@ -113,6 +115,14 @@ class DemoDaemon:
         """Every device of ``driver`` (the one tests steer) is online."""
         devs = [d for d in self.devices().values() if d["driver"] == driver]
         return bool(devs) and all(d["link"] == "online" for d in devs)
+
+    def settle(self) -> None:
+        """Wait out the daemon's first seconds after its receivers connected: a
+        transmitter that goes then went "how is not known" (status.RECONNECT_S), so a
+        test that switches one off and expects "switched off" calls this first."""
+        from micboardd.state.status import RECONNECT_S
+
+        time.sleep(max(0.0, self.online_at + RECONNECT_S + 0.5 - time.monotonic()))
 
     def sim(self, device_id: str) -> tuple[str, int]:
         d = self.devices()[device_id]

@@ -107,6 +107,7 @@ def test_tv_view_banner_lists_every_open_problem_and_wraps(
     expect(banner).to_be_hidden()
     addr = alert_demo.sim("rx-band-a")
     # slot 2: 8 min left (critical); slot 4: its pack switched off (a warning)
+    alert_demo.settle()  # run alone, the test would switch the pack off too early
     simctl(addr, "FREEZE", "2 BATT_RUN_TIME 00008", "2 BATT_BARS 001", "TX 4 OFF")
     expect(banner).to_be_visible()
     items = banner.locator(".ab-item")
@@ -170,6 +171,7 @@ def test_list_beside_the_board_acks_a_group_or_all_with_a_note_and_reopens(
     talk = alert_demo.sim("rx-talk")
     # HH03: 50 min left (Band alerts at 60: a warning); BP02 and LAV2 switched off
     simctl(band, "FREEZE", "3 BATT_RUN_TIME 00050", "3 BATT_BARS 002")
+    alert_demo.settle()
     simctl(band_b, "FREEZE", "TX 1 OFF")
     simctl(talk, "FREEZE", "TX 2 OFF")
     items = {name: drawer.locator(".al").filter(has_text=name) for name in (

@@ -130,6 +130,7 @@ def test_switched_off_reads_switched_off_and_iem_rf_mute_once(
 ) -> None:
     page = open_page(stage.url + "/?view=tv", 1920, 1080)
     wait_live(page, 32)
+    stage.settle()
     simctl(stage.sim("rx-band-b"), "TX 4 OFF")  # slot 8
     t = tile(page, 8)
     expect(t).to_have_attribute("data-status", re.compile("^PREV_"))
