@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from micboardd.config import Config, DeviceConfig
+from micboardd.config.models import SimulateBlock
 from micboardd.drivers import driver_class, family_module
 
 
@@ -20,7 +21,7 @@ async def start_simulator(d: DeviceConfig, *, host: str | None = None, port: int
                           frozen: bool = False, seed: int | None = None) -> RunningSim:
     """Start the simulator described by a device's ``simulate`` block (model, names,
     speed, habits, script, chaos) on ``host:port`` (defaults: the device's own address)."""
-    opts = dict(d.simulate or {})
+    opts: SimulateBlock = d.simulate or {}
     cls = family_module(d.driver).SIMULATOR
     sim = cls(
         host or d.host,

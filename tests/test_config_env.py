@@ -44,6 +44,11 @@ def problems_of(raw: dict[str, Any], env: dict[str, str] | None = None) -> list[
     ({"alerts": {"groups": {"Band": {"tx_of_when_active": False}}}},
      '$.alerts.groups.Band.tx_of_when_active: unknown key; did you mean "tx_off_when_active"?'),
     ({"htp": {}}, '$.htp: unknown key; did you mean "http"?'),
+    # the simulate block is a section too: a misspelt key was once ignored in silence
+    ({"devices": [{**DEVICE, "simulate": {"habit": ["crlf"]}}]},
+     '$.devices[0].simulate.habit: unknown key; did you mean "habits"?'),
+    ({"devices": [{**DEVICE, "simulate": {"model": "ULXD4D", "name": ["Vox"]}}]},
+     '$.devices[0].simulate.name: unknown key; did you mean "names"?'),
     ({"devices": [{**DEVICE, "zzzz": 1}]}, "$.devices[0].zzzz: unknown key (check the spelling)"),
 ])
 def test_unknown_keys_name_the_closest_valid_key(raw: dict[str, Any], expected: str) -> None:

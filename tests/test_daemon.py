@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import time
+from typing import Any
 
 import aiohttp
 import orjson
@@ -13,6 +15,7 @@ import websockets
 from daemonkit import make_config, mirror, running_daemon, wait_for
 from driverkit import simctl
 
+from micboardd.daemon import Daemon
 from micboardd.drivers.shure_ulxd import ULXDSimulator
 from micboardd.state import merge_into
 
@@ -294,3 +297,35 @@ async def test_demo_command_brings_every_family_online(tmp_path) -> None:
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), 20)
+
+
+async def test_stop_while_a_link_is_connecting_does_not_hang(tmp_path, monkeypatch) -> None:
+    """Python 3.11's ``asyncio.wait_for`` loses a cancellation that arrives as the
+    connection completes (CPython gh-86296, fixed in 3.12): the link then ran a session
+    nobody would end, and ``Daemon.stop`` (SIGTERM, a test's teardown) waited forever.
+    Here the connect loses the cancellation on purpose; stop must still finish."""
+    from micboardd.links import Link
+
+    real_connect = Link._connect
+    connecting = asyncio.Event()
+
+    async def connect_losing_the_cancel(self: Link) -> Any:
+        connecting.set()
+        # the connection is on its way; it completes as the cancel comes and the cancel
+        # is lost, as in 3.11
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(0.5)
+        return await real_connect(self)
+
+    monkeypatch.setattr(Link, "_connect", connect_losing_the_cancel)
+    sim = await ULXDSimulator("127.0.0.1", 0, model="ULXD4D", frozen=True).start()
+    try:
+        cfg = make_config([{"id": "rx", "driver": "shure-ulxd", "host": "127.0.0.1",
+                            "port": sim.port}], state_dir=str(tmp_path / "state"))
+        d = Daemon(cfg)
+        await d.start()
+        await connecting.wait()
+        await asyncio.wait_for(d.stop(), 10)
+        assert d.stopped.is_set()
+    finally:
+        await sim.stop()

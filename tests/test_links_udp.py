@@ -58,6 +58,26 @@ async def test_udp_receiver_that_never_answers_is_offline_with_its_hint(tmp_path
         assert f"port {port}" in hint or "Control Cockpit" in hint
 
 
+async def test_ewdx_that_hears_and_never_answers_gets_the_third_party_access_hint(
+        tmp_path: Any) -> None:
+    # an EW-DX on firmware 4.x with third-party access off: the port is open (no ICMP
+    # unreachable), the datagrams arrive, nothing comes back
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as mute:
+        mute.bind((HOST, 0))
+        mute.setblocking(False)
+        port = mute.getsockname()[1]
+        cfg = make_config([{"id": "ew", "driver": "sennheiser-ewdx", "host": HOST,
+                            "port": port}], status={"stale_s": 1.0})
+        async with running_daemon(cfg, tmp_path) as d:
+            await wait_for(lambda: d.store.devices["ew"]["link_hint"] is not None, timeout=8)
+            dev = d.store.devices["ew"]
+            assert dev["link"] == "offline"
+            assert dev["link_hint"] == EWDXDriver.silent_hint
+            assert "third-party access is off" in dev["link_hint"]
+            assert "Control Cockpit" in dev["link_hint"]
+            assert mute.recv(65536), "the daemon did ask"
+
+
 async def test_g4_receivers_share_one_socket_told_apart_by_address(tmp_path: Any) -> None:
     dev_port = free_udp_port("127.0.0.2")
     async with G4Simulator("127.0.0.2", dev_port, names=["SAX"], frozen=True) as a, \

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import typing_extensions
 from pydantic import BaseModel, ValidationError
 
 from micboardd.config.env import EnvError, Override, apply, overrides
@@ -52,16 +53,19 @@ def _fields_at(loc: tuple[int | str, ...], root: type[BaseModel] = Config) -> li
         if tp is None:
             return []
     tp = _unwrap(tp)
+    if typing_extensions.is_typeddict(tp):  # a device's simulate block
+        return list(typing.get_type_hints(tp))
     return list(tp.model_fields) if isinstance(tp, type) and issubclass(tp, BaseModel) else []
 
 
 def _unwrap(tp: Any) -> Any:
-    """A model out of ``X | None`` and ``Annotated[X, ...]``."""
+    """A model (or a TypedDict) out of ``X | None`` and ``Annotated[X, ...]``."""
     if typing.get_origin(tp) is typing.Annotated:
         tp = typing.get_args(tp)[0]
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         models = [a for a in typing.get_args(tp)
-                  if isinstance(a, type) and issubclass(a, BaseModel)]
+                  if isinstance(a, type) and (issubclass(a, BaseModel)
+                                              or typing_extensions.is_typeddict(a))]
         return models[0] if models else None
     return tp
 
@@ -74,6 +78,8 @@ def _inner(tp: Any, part: int | str) -> Any:
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         field = tp.model_fields.get(part)
         return field.annotation if field is not None else None
+    if typing_extensions.is_typeddict(tp):
+        return typing.get_type_hints(tp).get(str(part))
     if typing.get_origin(tp) is dict:  # a mapping's value (alerts.groups.<name>)
         return typing.get_args(tp)[1]
     return None

@@ -24,6 +24,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from typing_extensions import TypedDict
 
 from micboardd.config.secrets import (
     LEGACY_SHA256,
@@ -40,6 +41,26 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class SimulateBlock(TypedDict, total=False):
+    """A device's ``simulate`` block (demo mode, ``micboardd simulate``): the keys
+    :func:`micboardd.simulate.start_simulator` reads, no others, so a misspelt one is
+    named (with the key meant) instead of silently ignored. The values are checked by
+    the family's simulator when it starts (habits, models and script cues differ)."""
+
+    model: str
+    names: list[str]
+    seed: int
+    speed: float
+    frozen: bool
+    habits: list[str]
+    script: list[Any]
+    chaos: bool
+
+
+# on the class body mypy refuses a value in a TypedDict; pydantic reads it from here
+SimulateBlock.__pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+
+
 class DeviceConfig(_Model):
     id: Annotated[str, Field(pattern=_ID)]
     driver: str
@@ -54,7 +75,7 @@ class DeviceConfig(_Model):
     #: default); 0 takes any free port (simulated receivers answer any port)
     local_port: Annotated[int, Field(ge=0, le=65535)] | None = None
     #: a simulator to start for this device in demo mode / `micboardd simulate`
-    simulate: dict[str, Any] | None = None
+    simulate: SimulateBlock | None = None
 
     def channel_count(self) -> int | None:
         """Channels known before connecting: configured, or from the model name."""

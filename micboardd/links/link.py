@@ -145,6 +145,11 @@ class Link:
             was_online = False
             try:
                 proto = await self._connect()
+                if self.stopping:
+                    # stop() came while connecting and its cancel was lost on the way
+                    # (Python 3.11's wait_for, CPython gh-86296): nobody would end a
+                    # session now; the finally below closes the new connection
+                    break
                 failures = 0
                 was_online = await self._session(proto)
             except (OSError, TimeoutError) as exc:

@@ -97,8 +97,10 @@ class UdpOutlet:
 
 async def open_tcp(host: str, port: int, proto: LinkProtocol) -> TcpOutlet:
     loop = asyncio.get_running_loop()
-    transport, _ = await asyncio.wait_for(
-        loop.create_connection(lambda: proto, host, port), CONNECT_TIMEOUT)
+    # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a cancellation that
+    # comes as the connection completes (CPython gh-86296), and a stopping link went on
+    async with asyncio.timeout(CONNECT_TIMEOUT):
+        transport, _ = await loop.create_connection(lambda: proto, host, port)
     return TcpOutlet(transport)
 
 
