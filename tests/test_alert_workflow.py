@@ -115,6 +115,13 @@ async def test_bulk_acknowledgement_reopening_and_restart(sim: ULXDSimulator,
         assert h is not None
         await h.sync()
         db = h.path
+        async with aiohttp.ClientSession() as s, s.get(
+                f"http://127.0.0.1:{d.http_port}/api/alerts",
+                params={"from": "0", "to": str(reopened["reopened"] + 3600)}) as r:
+            told = {a["channel"]: a for a in (await r.json())["alerts"]}
+        # re-opened and not acknowledged since: the history does not say "acked by foh"
+        assert told[VOX]["acked"] is None and told[VOX]["reopened"] is not None
+        assert told[VOX]["previous_ack"] == {"acked_by": "foh"}
     # the audit trail and the history: one acknowledgement each, by name, with the note
     audit = rows(db, "SELECT who, target, after FROM audit WHERE action = 'alert.ack' "
                      "ORDER BY id")
@@ -145,3 +152,12 @@ async def test_bulk_acknowledgement_reopening_and_restart(sim: ULXDSimulator,
         restored = alerts(d)[VOX]
         assert (restored["state"], restored["acked_by"], restored["ack_note"]) == (
             "acknowledged", "foh", "changed the pack")
+        # the history view tells the acknowledgement as it stands, not the first one
+        async with aiohttp.ClientSession() as s, s.get(
+                f"http://127.0.0.1:{d.http_port}/api/alerts",
+                params={"from": "0", "to": str(restored["opened"] + 3600)}) as r:
+            assert r.status == 200
+            told = {a["channel"]: a for a in (await r.json())["alerts"]}
+        assert (told[VOX]["acked_by"], told[VOX]["ack_note"]) == ("foh", "changed the pack")
+        assert told[VOX]["acked"] > told[VOX]["opened"] and "reopened" not in told[VOX]
+        assert told[GTR]["acked_by"] == "foh" and told[GTR]["ack_note"] is None

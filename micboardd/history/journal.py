@@ -5,7 +5,8 @@ daemon starts again (taken up under the same id instead of raised twice).
 The row keeps an episode's first acknowledgement (``acked``, ``acked_by``); each
 acknowledgement is also an ``alert_ack`` event (``by``: the token's name, ``note``), and
 an episode that got worse after one is an ``alert_reopen`` event (``after_ack_by``). The
-last of these two decides whether an episode taken up after a restart is acknowledged.
+last of these two decides whether an episode taken up after a restart is acknowledged,
+and what the history view and the show report say of it.
 
 The alerts part knows this only by its shape (``record``, ``open_episodes``,
 ``episodes``); the daemon hands it over.

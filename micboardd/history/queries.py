@@ -146,7 +146,9 @@ def query_audit(conn: sqlite3.Connection, *, since: float | None = None,
 
 def query_alerts(conn: sqlite3.Connection, t0: float, t1: float, *,
                  channel: str | None = None, limit: int = 10_000) -> list[JSON]:
-    """Alert episodes that were open at some time in [t0, t1)."""
+    """Alert episodes that were open at some time in [t0, t1), each with its
+    acknowledgement as it stood last (who, when, the note; or re-opened since), the
+    way the live list showed it, not only the first one the row keeps."""
     sql = ("SELECT id, channel, device, rule, severity, message, opened, acked, acked_by, "
            "resolved, worst FROM alerts WHERE opened < ? AND (resolved IS NULL OR "
            "resolved >= ?)")
@@ -154,7 +156,11 @@ def query_alerts(conn: sqlite3.Connection, t0: float, t1: float, *,
     if channel:
         sql += " AND channel = ?" if "/" in channel else " AND device = ?"
         params.append(channel)
-    return _rows(conn.execute(sql + " ORDER BY opened LIMIT ?", (*params, limit)))
+    rows = _rows(conn.execute(sql + " ORDER BY opened LIMIT ?", (*params, limit)))
+    for a in rows:
+        if a["acked"] is not None:
+            _last_ack(conn, a)
+    return rows
 
 
 def load_open_alerts(conn: sqlite3.Connection) -> list[JSON]:
