@@ -369,7 +369,8 @@ class Link:
         self._waiters[cmd_id] = fut
         self._flush()
         try:
-            await asyncio.wait_for(fut, timeout)
+            async with asyncio.timeout(timeout):  # (not wait_for: CPython gh-86296)
+                await fut
         except TimeoutError:
             raise CommandTimeout(f"{self.id} did not confirm within {timeout:g} s") from None
         finally:

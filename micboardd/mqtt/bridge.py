@@ -234,8 +234,12 @@ class MqttBridge:
             if self.publisher.has_meters:
                 wait = self._next_meter - loop.time()
                 if wait > 0:
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for can lose
+                    # a cancel that comes as the wake-up does (CPython gh-86296), and
+                    # this loop would outlive the bridge's stop
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), wait)
+                        async with asyncio.timeout(wait):
+                            await self._wake.wait()
             else:
                 await self._wake.wait()
             self._wake.clear()
@@ -259,7 +263,8 @@ class MqttBridge:
         for i in range(0, len(items), PUBLISH_BATCH):
             if i:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), gap)
+                    async with asyncio.timeout(gap):  # (not wait_for: see _flusher)
+                        await self._wake.wait()
                 if self._wake.is_set():
                     self._wake.clear()
                     await self._send(client, self.publisher.collect_split(False)[0])
