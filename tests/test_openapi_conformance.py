@@ -58,3 +58,23 @@ def test_channel_pattern_spells_its_white_space_out() -> None:
 def test_only_an_rx_slot_has_a_channel(slot: dict[str, Any], ok: bool) -> None:
     assert model_takes(SlotConfig, slot) is ok
     assert document_takes(slot_schema(), slot) is ok
+
+
+@pytest.mark.parametrize("body, ok", [
+    ({"ids": ["a"]}, True),
+    ({"ids": []}, True),
+    ({"group": "Band"}, True),
+    ({"all": True, "note": "checked"}, True),
+    ({"ids": ["a"], "group": None, "all": False}, True),
+    ({}, False),
+    ({"all": False}, False),
+    ({"ids": None, "group": None}, False),
+    ({"ids": ["a"], "group": "Band"}, False),
+    ({"group": "Band", "all": True}, False),
+    ({"ids": ["a"], "all": True}, False),
+])
+def test_ack_selects_exactly_one_way(body: dict[str, Any], ok: bool) -> None:
+    from micboardd.alerts.api import AckManyBody
+
+    assert model_takes(AckManyBody, body) is ok
+    assert document_takes(AckManyBody.model_json_schema(), body) is ok

@@ -46,7 +46,11 @@ class AckBody(BaseModel):
 class AckManyBody(BaseModel):
     """Which open alerts to acknowledge: exactly one of ``ids``, ``group`` or ``all``."""
 
-    model_config = ConfigDict(extra="forbid")
+    # _one_selection, in the JSON Schema: a null ids or group, or all: false, is as if absent
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": [
+        {"required": ["ids"], "properties": {"ids": {"type": "array"}}},
+        {"required": ["group"], "properties": {"group": {"type": "string"}}},
+        {"required": ["all"], "properties": {"all": {"const": True}}}]})
 
     ids: list[Annotated[str, Field(min_length=1, max_length=256)]] | None = Field(
         None, max_length=1000, description="these alerts (what the page shows)")
