@@ -78,3 +78,45 @@ def test_ack_selects_exactly_one_way(body: dict[str, Any], ok: bool) -> None:
 
     assert model_takes(AckManyBody, body) is ok
     assert document_takes(AckManyBody.model_json_schema(), body) is ok
+
+
+def test_name_space_is_what_python_splits_on() -> None:
+    import re
+
+    from micboardd.photos.library import NAME_SPACE
+
+    spelled = re.compile(f"[{NAME_SPACE}]")
+    assert {c for c in SPACES if spelled.fullmatch(c)} == {c for c in SPACES if c.isspace()}
+
+
+UPLOADS: list[dict[str, str]] = [
+    {"slot": "3"}, {"name": "Pastor Mike"}, {"name": " Pastor Mike \t"},
+    {"name": "x" * 64}, {"name": f"  {'x' * 64}  "}, {"name": "x" * 65},
+    {"name": "a" + " " * 62 + "b"}, {"name": "   "}, {"name": "\x1c"}, {"name": "\x85"},
+    {"name": "\ufeff"}, {"name": "\u200b"}, {}, {"slot": "3", "name": "Mike"},
+    {"slot": "0"}, {"slot": "10000"}, {"slot": "10001"},
+]
+
+
+@pytest.mark.parametrize("fields", UPLOADS)
+def test_upload_form_is_what_the_server_reads(fields: dict[str, str]) -> None:
+    from micboardd.photos.api import BadUpload, PhotoUpload, _fields
+
+    try:
+        _fields({"file": b"photo", **{k: v.encode() for k, v in fields.items()}})
+        server = True
+    except BadUpload:
+        server = False
+    form: dict[str, Any] = {"file": "photo", **fields}
+    if "slot" in form:
+        form["slot"] = int(form["slot"])  # a form field the document types as integer
+    assert document_takes(PhotoUpload.model_json_schema(), form) is server
+
+
+@pytest.mark.parametrize("key", ["Pastor Mike", "x", " x ", "   ", "\x1c", "\x85", "\ufeff"])
+def test_name_key_in_a_delete_path_is_what_the_server_reads(key: str) -> None:
+    from micboardd.photos.api import NamePhotoPath
+    from micboardd.photos.library import name_key
+
+    assert document_takes(NamePhotoPath.model_json_schema(), {"key": key}) \
+        is bool(name_key(key))
