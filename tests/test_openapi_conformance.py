@@ -80,12 +80,12 @@ def test_ack_selects_exactly_one_way(body: dict[str, Any], ok: bool) -> None:
     assert document_takes(AckManyBody.model_json_schema(), body) is ok
 
 
-def test_name_space_is_what_python_splits_on() -> None:
+def test_isspace_is_what_python_splits_on() -> None:
     import re
 
-    from micboardd.photos.library import NAME_SPACE
+    from micboardd.server.params import ISSPACE
 
-    spelled = re.compile(f"[{NAME_SPACE}]")
+    spelled = re.compile(f"[{ISSPACE}]")
     assert {c for c in SPACES if spelled.fullmatch(c)} == {c for c in SPACES if c.isspace()}
 
 
@@ -120,3 +120,20 @@ def test_name_key_in_a_delete_path_is_what_the_server_reads(key: str) -> None:
 
     assert document_takes(NamePhotoPath.model_json_schema(), {"key": key}) \
         is bool(name_key(key))
+
+
+@pytest.mark.parametrize("metric", [
+    "", "battery", "battery,rf_min", " battery , rf ", "battery,,rf", ",", " ", "battery,",
+    "rf_min\u3000", "nothing", "battery,nothing", "batteryrf", "battery rf", "\ufeffbattery",
+])
+def test_metric_is_documented_as_it_is_read(metric: str) -> None:
+    from micboardd.history.api import HistoryQuery
+    from micboardd.history.queries import resolve_metrics
+
+    try:
+        resolve_metrics(metric)
+        server = True
+    except ValueError:
+        server = False
+    schema = HistoryQuery.model_json_schema()["properties"]["metric"]
+    assert document_takes(schema, metric) is server

@@ -29,6 +29,7 @@ from micboardd.history.report import query_report
 from micboardd.server.endpoints import Endpoint
 from micboardd.server.params import (
     MAX_LIMIT,
+    ISSPACE,
     BadQuery,
     FormatParam,
     LimitParam,
@@ -46,10 +47,12 @@ from micboardd.server.responses import csv_response, error, json_response
 from micboardd.state import JSON, Store
 
 _METRIC = "|".join([*METRIC_ALIASES, *METRICS])
+# as resolve_metrics reads it: each comma-separated part stripped, empty parts skipped
+_PART = rf"[{ISSPACE}]*(({_METRIC})[{ISSPACE}]*)?"
 MetricParam = Annotated[str | None, WithJsonSchema({
-    "type": "string", "pattern": f"^({_METRIC})(,({_METRIC}))*$",
+    "type": "string", "pattern": f"^{_PART}(,{_PART})*$",
     "description": "battery, rf, audio, on_air or column names, comma separated "
-                   "(default: all)"})]
+                   "(default, or empty: all)"})]
 StepParam = Annotated[str | None, WithJsonSchema({
     "type": "string", "pattern": r"^([0-9]+(\.[0-9]+)?s?)?$",
     "description": "seconds per point (default, or 0: about 1000 points)"})]

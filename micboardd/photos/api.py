@@ -14,9 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from micboardd.photos.image import MAX_UPLOAD_BYTES
-from micboardd.photos.library import MAX_NAME, NAME_SPACE, PhotoLibrary, name_key
+from micboardd.photos.library import MAX_NAME, PhotoLibrary, name_key
 from micboardd.server.auth import Principal, authorize
 from micboardd.server.endpoints import Endpoint
+from micboardd.server.params import ISSPACE as NAME_SPACE
 from micboardd.server.responses import error, json_response
 
 JSON = dict[str, Any]

@@ -27,10 +27,6 @@ INDEX = "index.json"
 FILE = re.compile(r"^[0-9a-f]{32}\.(webp|jpg)$")
 URL = "/api/photos/files/"
 MAX_NAME = 64  # as a slot's label_name
-#: what str.split() and str.strip() take for white space (str.isspace), spelled out for
-#: a pattern that JSON Schema (ECMA-262) and pydantic read alike
-NAME_SPACE = (r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f"
-              r"\u205f\u3000")
 
 
 class NotKept(Exception):
