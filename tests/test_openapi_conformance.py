@@ -137,3 +137,11 @@ def test_metric_is_documented_as_it_is_read(metric: str) -> None:
         server = False
     schema = HistoryQuery.model_json_schema()["properties"]["metric"]
     assert document_takes(schema, metric) is server
+
+
+@pytest.mark.parametrize("metric", [",", " , ", ""])
+def test_metric_of_empty_parts_is_all(metric: str) -> None:
+    """Not an empty list: a query with no columns was an SQL syntax error (503)."""
+    from micboardd.history.queries import METRICS, resolve_metrics
+
+    assert resolve_metrics(metric) == list(METRICS)
