@@ -19,7 +19,7 @@ from micboardd.alerts.system import SystemAlerts
 from micboardd.audit import AuditTrail
 from micboardd.server.auth import authorize
 from micboardd.server.endpoints import Endpoint, parse_body
-from micboardd.server.params import BadQuery, TextParam, TimeParam, time_range
+from micboardd.server.params import BadQuery, RangeParam, TextParam, time_range
 from micboardd.server.responses import error, json_response
 from micboardd.state import JSON
 
@@ -32,8 +32,8 @@ class StoredEpisodes(Protocol):
 class AlertsQuery(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    from_: TimeParam = Field(None, alias="from")
-    to: TimeParam = Field(None)
+    from_: RangeParam = Field(None, alias="from")
+    to: RangeParam = Field(None)
     channel: TextParam = Field(None, description="channel key or device id")
 
 

@@ -34,6 +34,7 @@ from micboardd.server.params import (
     FormatParam,
     LimitParam,
     OrderParam,
+    RangeParam,
     TextParam,
     TimeParam,
     int_param,
@@ -64,8 +65,8 @@ class _Query(BaseModel):
 
 class HistoryQuery(_Query):
     metric: MetricParam = Field(None)
-    from_: TimeParam = Field(None, alias="from")
-    to: TimeParam = Field(None)
+    from_: RangeParam = Field(None, alias="from")
+    to: RangeParam = Field(None)
     step: StepParam = Field(None)
     format: FormatParam = None
 
@@ -93,8 +94,8 @@ class AuditQuery(_Query):
 
 
 class ReportQuery(_Query):
-    from_: TimeParam = Field(None, alias="from")
-    to: TimeParam = Field(None)
+    from_: RangeParam = Field(None, alias="from")
+    to: RangeParam = Field(None)
     format: FormatParam = None
 
 

@@ -46,6 +46,11 @@ TIME_SCHEMA: dict[str, Any] = {
 # Query parameters as pydantic fields: optional, and documented without "null" (a query
 # string has no null, only an absent parameter)
 TimeParam = Annotated[str | None, WithJsonSchema(TIME_SCHEMA)]
+#: ``from`` and ``to`` of a range (time_range): each a time, and from not after to; a
+#: JSON Schema cannot compare two parameters, so that rule is said in words (400)
+RANGE_HELP = "; from must not be after to (else 400)"
+RangeParam = Annotated[str | None, WithJsonSchema(
+    {**TIME_SCHEMA, "description": TIME_HELP + RANGE_HELP})]
 TextParam = Annotated[str | None, WithJsonSchema({"type": "string"})]
 LimitParam = Annotated[int | None, Field(ge=1, le=MAX_LIMIT), WithJsonSchema(
     {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "description": "at most this many"})]
