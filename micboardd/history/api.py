@@ -28,8 +28,8 @@ from micboardd.history.queries import (
 from micboardd.history.report import query_report
 from micboardd.server.endpoints import Endpoint
 from micboardd.server.params import (
-    MAX_LIMIT,
     ISSPACE,
+    MAX_LIMIT,
     BadQuery,
     FormatParam,
     LimitParam,

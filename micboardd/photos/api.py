@@ -31,6 +31,8 @@ NAME = f"[^{NAME_SPACE}]"
 UPLOAD_NAME = (rf"^[{NAME_SPACE}]*[^{NAME_SPACE}]([\s\S]{{0,{MAX_NAME - 2}}}[^{NAME_SPACE}])?"
                rf"[{NAME_SPACE}]*$")
 TYPES = {"webp": "image/webp", "jpg": "image/jpeg"}
+#: what an upload's file may be (judged by its content: 415 otherwise)
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
 
 
 class PhotoUpload(BaseModel):
@@ -39,7 +41,8 @@ class PhotoUpload(BaseModel):
     Documents what read_upload takes (a form field has no null: one of them is absent)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "oneOf": [{"required": ["slot"]}, {"required": ["name"]}]})
+        "oneOf": [{"required": ["slot"], "properties": {"name": False}},
+                  {"required": ["name"], "properties": {"slot": False}}]})
 
     file: bytes = Field(description=f"JPEG, PNG or WebP (judged by content), at most "
                                     f"{MAX_UPLOAD_BYTES // 2**20} MiB and 50 megapixels")
@@ -145,6 +148,7 @@ class PhotosApi:
                      "Upload a photo for a slot or a performer name (operator): checked "
                      "by content, metadata stripped, resized, kept as WebP and JPEG",
                      response=PhotoEntry, body=PhotoUpload, body_type="multipart/form-data",
+                     body_encoding={"file": {"contentType": ", ".join(IMAGE_TYPES)}},
                      errors=(400, 408, 413, 415, 422, 503), write=True, tag="photos"),
             # one route per kind (not a catch-all segment), so /api/photos/files/ is not
             # also a DELETE resource (its 405 answers Allow: GET, as documented), and each
