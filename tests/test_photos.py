@@ -187,15 +187,16 @@ async def test_the_upload_is_the_one_write_that_takes_multipart(tmp_path: Path,
 
 
 async def test_the_files_path_is_not_also_a_delete_resource(tmp_path: Path) -> None:
-    """``DELETE /api/photos/{kind}/{key}`` takes kind slot or name only: a stored photo's
-    path (/api/photos/files/...) answers 405 with exactly the documented methods."""
+    """``DELETE /api/photos/slot/{key}`` and ``/api/photos/name/{key}`` only: a stored
+    photo's path (/api/photos/files/...) answers 405 with exactly the documented methods."""
     async with running_daemon(make_config([]), tmp_path) as d:
         base = f"http://127.0.0.1:{d.http_port}"
         async with aiohttp.ClientSession() as s:
             async with s.get(f"{base}/api/openapi.json") as r:
                 paths = (await r.json())["paths"]
             assert set(paths["/api/photos/files/{file}"]) == {"get"}
-            assert set(paths["/api/photos/{kind}/{key}"]) == {"delete"}
+            for kind in ("slot", "name"):
+                assert set(paths[f"/api/photos/{kind}/{{key}}"]) == {"delete"}
             for method in ("DELETE", "OPTIONS"):
                 async with s.request(method, f"{base}/api/photos/files/{'0' * 32}.webp") as r:
                     assert r.status == 405 and r.headers["Allow"] == "GET", method

@@ -19,7 +19,7 @@ from micboardd.alerts.system import SystemAlerts
 from micboardd.audit import AuditTrail
 from micboardd.server.auth import authorize
 from micboardd.server.endpoints import Endpoint, parse_body
-from micboardd.server.params import BadQuery, TextParam, TimeParam, time_range
+from micboardd.server.params import BadQuery, RangeParam, TextParam, time_range
 from micboardd.server.responses import error, json_response
 from micboardd.state import JSON
 
@@ -32,8 +32,8 @@ class StoredEpisodes(Protocol):
 class AlertsQuery(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    from_: TimeParam = Field(None, alias="from")
-    to: TimeParam = Field(None)
+    from_: RangeParam = Field(None, alias="from")
+    to: RangeParam = Field(None)
     channel: TextParam = Field(None, description="channel key or device id")
 
 
@@ -46,7 +46,11 @@ class AckBody(BaseModel):
 class AckManyBody(BaseModel):
     """Which open alerts to acknowledge: exactly one of ``ids``, ``group`` or ``all``."""
 
-    model_config = ConfigDict(extra="forbid")
+    # _one_selection, in the JSON Schema: a null ids or group, or all: false, is as if absent
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": [
+        {"required": ["ids"], "properties": {"ids": {"type": "array"}}},
+        {"required": ["group"], "properties": {"group": {"type": "string"}}},
+        {"required": ["all"], "properties": {"all": {"const": True}}}]})
 
     ids: list[Annotated[str, Field(min_length=1, max_length=256)]] | None = Field(
         None, max_length=1000, description="these alerts (what the page shows)")

@@ -35,6 +35,11 @@ from micboardd.config.secrets import (
 from micboardd.drivers import FAMILIES, driver_class
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+#: white space as both regex dialects that read a pattern count it, spelled out: the
+#: server's (pydantic's Rust regex: Unicode White_Space, with U+0085) and a JSON Schema
+#: reader's (ECMA-262: with U+FEFF); ``\s`` alone differs between them
+SPACE = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+CHANNEL_KEY = rf"^[^/{SPACE}]+/[1-8]$"
 
 
 class _Model(BaseModel):
@@ -116,8 +121,13 @@ SlotKind = Literal["rx", "blank", "manual"]
 
 
 class SlotConfig(_Model):
+    # what _placeholder checks, for the OpenAPI document: only an rx slot has a channel
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"properties": {"kind": {"const": "rx"}}},
+        {"properties": {"channel": {"type": "null"}}}]})
+
     slot: Annotated[int, Field(ge=1, le=10000)]
-    channel: Annotated[str, Field(pattern=r"^[^/\s]+/[1-8]$")] | None = None
+    channel: Annotated[str, Field(pattern=CHANNEL_KEY)] | None = None
     label_id: Annotated[str, Field(max_length=16)] | None = None
     label_name: Annotated[str, Field(max_length=64)] | None = None
     group: Annotated[str, Field(max_length=64)] | None = None

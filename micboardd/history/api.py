@@ -28,11 +28,13 @@ from micboardd.history.queries import (
 from micboardd.history.report import query_report
 from micboardd.server.endpoints import Endpoint
 from micboardd.server.params import (
+    ISSPACE,
     MAX_LIMIT,
     BadQuery,
     FormatParam,
     LimitParam,
     OrderParam,
+    RangeParam,
     TextParam,
     TimeParam,
     int_param,
@@ -46,10 +48,12 @@ from micboardd.server.responses import csv_response, error, json_response
 from micboardd.state import JSON, Store
 
 _METRIC = "|".join([*METRIC_ALIASES, *METRICS])
+# as resolve_metrics reads it: each comma-separated part stripped, empty parts skipped
+_PART = rf"[{ISSPACE}]*(({_METRIC})[{ISSPACE}]*)?"
 MetricParam = Annotated[str | None, WithJsonSchema({
-    "type": "string", "pattern": f"^({_METRIC})(,({_METRIC}))*$",
+    "type": "string", "pattern": f"^{_PART}(,{_PART})*$",
     "description": "battery, rf, audio, on_air or column names, comma separated "
-                   "(default: all)"})]
+                   "(default, or empty: all)"})]
 StepParam = Annotated[str | None, WithJsonSchema({
     "type": "string", "pattern": r"^([0-9]+(\.[0-9]+)?s?)?$",
     "description": "seconds per point (default, or 0: about 1000 points)"})]
@@ -61,8 +65,8 @@ class _Query(BaseModel):
 
 class HistoryQuery(_Query):
     metric: MetricParam = Field(None)
-    from_: TimeParam = Field(None, alias="from")
-    to: TimeParam = Field(None)
+    from_: RangeParam = Field(None, alias="from")
+    to: RangeParam = Field(None)
     step: StepParam = Field(None)
     format: FormatParam = None
 
@@ -90,8 +94,8 @@ class AuditQuery(_Query):
 
 
 class ReportQuery(_Query):
-    from_: TimeParam = Field(None, alias="from")
-    to: TimeParam = Field(None)
+    from_: RangeParam = Field(None, alias="from")
+    to: RangeParam = Field(None)
     format: FormatParam = None
 
 

@@ -45,7 +45,7 @@ def resolve_metrics(spec: str | None) -> list[str]:
             known = ", ".join([*METRIC_ALIASES, *METRICS])
             raise ValueError(f"unknown metric {name!r}; known: {known}")
         out.extend(n for n in names if n not in out)
-    return out
+    return out or list(METRICS)  # only empty parts (","): as if none was given
 
 
 def choose_step(t0: float, t1: float, interval: float, step: float | None) -> int:

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Annotated, Any
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from micboardd.photos.image import MAX_UPLOAD_BYTES
 from micboardd.photos.library import MAX_NAME, PhotoLibrary, name_key
 from micboardd.server.auth import Principal, authorize
 from micboardd.server.endpoints import Endpoint
+from micboardd.server.params import ISSPACE as NAME_SPACE
 from micboardd.server.responses import error, json_response
 
 JSON = dict[str, Any]
@@ -23,19 +25,30 @@ UPLOAD_TIMEOUT_S = 60.0
 #: the multipart envelope around the file (boundaries, headers, the other fields)
 ENVELOPE = 64 * 1024
 IMMUTABLE = "public, max-age=31536000, immutable"
+#: a performer name: something besides white space (name_key is not empty)
+NAME = f"[^{NAME_SPACE}]"
+#: an uploaded name, as _fields reads it: 1..MAX_NAME characters once stripped
+UPLOAD_NAME = (rf"^[{NAME_SPACE}]*[^{NAME_SPACE}]([\s\S]{{0,{MAX_NAME - 2}}}[^{NAME_SPACE}])?"
+               rf"[{NAME_SPACE}]*$")
 TYPES = {"webp": "image/webp", "jpg": "image/jpeg"}
+#: what an upload's file may be (judged by its content: 415 otherwise)
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
 
 
 class PhotoUpload(BaseModel):
     """``multipart/form-data`` with the photo in ``file`` and what it is for: ``slot``
-    (its number) or ``name`` (a performer name, matched to the name a tile shows)."""
+    (its number) or ``name`` (a performer name, matched to the name a tile shows).
+    Documents what read_upload takes (a form field has no null: one of them is absent)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "oneOf": [{"required": ["slot"], "properties": {"name": False}},
+                  {"required": ["name"], "properties": {"slot": False}}]})
 
     file: bytes = Field(description=f"JPEG, PNG or WebP (judged by content), at most "
                                     f"{MAX_UPLOAD_BYTES // 2**20} MiB and 50 megapixels")
-    slot: int | None = Field(None, ge=1, le=10000)
-    name: str | None = Field(None, min_length=1, max_length=MAX_NAME)
+    slot: Annotated[int, Field(ge=1, le=10000)] | SkipJsonSchema[None] = None
+    name: Annotated[str, Field(pattern=UPLOAD_NAME)] | SkipJsonSchema[None] = Field(
+        None, description=f"at most {MAX_NAME} characters, white space around them aside")
 
 
 class PhotoEntry(BaseModel):
@@ -61,9 +74,13 @@ class PhotoRemoved(BaseModel):
     removed: PhotoEntry
 
 
-class PhotoPath(BaseModel):
-    kind: Literal["slot", "name"]
-    key: str
+class SlotPhotoPath(BaseModel):
+    key: int = Field(ge=1, le=10000, description="the slot's number")
+
+
+class NamePhotoPath(BaseModel):
+    key: str = Field(pattern=NAME, description="the performer name (case and white space "
+                                                "as the tile shows it do not matter)")
 
 
 class FilePath(BaseModel):
@@ -108,16 +125,19 @@ class PhotosApi:
             return error(exc.status, str(exc))
         return await self.upload(who, data, slot, name)
 
-    async def delete_photo(self, request: web.Request) -> web.StreamResponse:
+    async def delete_slot_photo(self, request: web.Request) -> web.StreamResponse:
         who = await authorize(request)
-        kind, raw = request.match_info["kind"], request.match_info["key"]
-        if kind == "slot" and raw.isdigit() and raw.isascii():
-            key = f"slot:{int(raw)}"
-        elif kind == "name" and name_key(raw):
-            key = f"name:{name_key(raw)}"
-        else:
-            return error(400, "expected /api/photos/slot/<number> or /api/photos/name/<name>")
-        return await self.remove(who, key)
+        raw = request.match_info["key"]
+        if not (raw.isdigit() and raw.isascii()):
+            return error(400, "expected /api/photos/slot/<number>")
+        return await self.remove(who, f"slot:{int(raw)}")
+
+    async def delete_name_photo(self, request: web.Request) -> web.StreamResponse:
+        who = await authorize(request)
+        key = name_key(request.match_info["key"])
+        if not key:
+            return error(400, "expected /api/photos/name/<name>")
+        return await self.remove(who, f"name:{key}")
 
     def endpoints(self) -> list[Endpoint]:
         return [
@@ -128,13 +148,19 @@ class PhotosApi:
                      "Upload a photo for a slot or a performer name (operator): checked "
                      "by content, metadata stripped, resized, kept as WebP and JPEG",
                      response=PhotoEntry, body=PhotoUpload, body_type="multipart/form-data",
+                     body_encoding={"file": {"contentType": ", ".join(IMAGE_TYPES)}},
                      errors=(400, 408, 413, 415, 422, 503), write=True, tag="photos"),
-            # kind is matched by the route (not a catch-all segment), so /api/photos/files/
-            # is not also a DELETE resource: its 405 answers Allow: GET, as documented
-            Endpoint("DELETE", "/api/photos/{kind:slot|name}/{key}", self.delete_photo,
-                     "Remove the photo of a slot or a performer name (operator)",
-                     response=PhotoRemoved, path_params=PhotoPath, errors=(400, 404, 503),
-                     write=True, tag="photos"),
+            # one route per kind (not a catch-all segment), so /api/photos/files/ is not
+            # also a DELETE resource (its 405 answers Allow: GET, as documented), and each
+            # key is documented as what its kind takes
+            Endpoint("DELETE", "/api/photos/slot/{key}", self.delete_slot_photo,
+                     "Remove the photo of a slot (operator)", response=PhotoRemoved,
+                     path_params=SlotPhotoPath, errors=(400, 404, 503), write=True,
+                     tag="photos"),
+            Endpoint("DELETE", "/api/photos/name/{key}", self.delete_name_photo,
+                     "Remove the photo of a performer name (operator)", response=PhotoRemoved,
+                     path_params=NamePhotoPath, errors=(400, 404, 503), write=True,
+                     tag="photos"),
             Endpoint("GET", "/api/photos/files/{file}", self.get_photo_file,
                      "A stored photo (named by its content: cached for a year)",
                      path_params=FilePath, errors=(404,), content_type="image/*",

@@ -37,6 +37,8 @@ class Endpoint:
     #: multipart/form-data) that type alone; the gate lets it through for this route
     #: only (:mod:`micboardd.server.origin`, docs/security.md)
     body_type: str = "application/json"
+    #: the OpenAPI ``encoding`` of a form body's fields (a file's media types)
+    body_encoding: dict[str, Any] | None = None
     query: type[BaseModel] | None = None
     path_params: type[BaseModel] | None = None
     #: statuses answered with an Error object besides 200

@@ -98,8 +98,10 @@ def _operation(ep: Endpoint, schemas: _Schemas) -> JSON:
     if params:
         op["parameters"] = params
     if ep.body is not None:
-        op["requestBody"] = {"required": ep.body_required, "content": {
-            ep.body_type: {"schema": schemas.of(ep.body, "validation")}}}
+        media: JSON = {"schema": schemas.of(ep.body, "validation")}
+        if ep.body_encoding:
+            media["encoding"] = ep.body_encoding
+        op["requestBody"] = {"required": ep.body_required, "content": {ep.body_type: media}}
     responses: JSON = {"200": _ok(ep, schemas)}
     errors = set(ep.errors)
     if ep.write:

@@ -17,6 +17,9 @@ MAX_TIME = 4102444800.0  # 2100-01-01
 MAX_LIMIT = 10_000
 TIME_HELP = ("unix seconds, ISO 8601 (without an offset: the server's local time), now, "
              "or an age such as 6h, 90m, 2d (that long before now)")
+#: what str.split() and str.strip() take for white space (str.isspace), spelled out for
+#: a pattern class that JSON Schema (ECMA-262) and pydantic read alike (``\s`` differs)
+ISSPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _AGE = re.compile(r"^-?(\d+(?:\.\d+)?)([smhdw])$")
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
@@ -43,6 +46,11 @@ TIME_SCHEMA: dict[str, Any] = {
 # Query parameters as pydantic fields: optional, and documented without "null" (a query
 # string has no null, only an absent parameter)
 TimeParam = Annotated[str | None, WithJsonSchema(TIME_SCHEMA)]
+#: ``from`` and ``to`` of a range (time_range): each a time, and from not after to; a
+#: JSON Schema cannot compare two parameters, so that rule is said in words (400)
+RANGE_HELP = "; from must not be after to (else 400)"
+RangeParam = Annotated[str | None, WithJsonSchema(
+    {**TIME_SCHEMA, "description": TIME_HELP + RANGE_HELP})]
 TextParam = Annotated[str | None, WithJsonSchema({"type": "string"})]
 LimitParam = Annotated[int | None, Field(ge=1, le=MAX_LIMIT), WithJsonSchema(
     {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "description": "at most this many"})]
