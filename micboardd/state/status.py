@@ -125,7 +125,7 @@ def alert_meaning(rule: str, severity: str) -> Meaning:
     for m in options:
         if m.severity == severity:
             return m
-    sev: Severity = severity if severity in SEVERITIES else "warning"  # type: ignore[assignment]
+    sev: Severity = next((s for s in SEVERITIES if s == severity), "warning")
     return replace(options[0], severity=sev)
 
 
