@@ -93,9 +93,9 @@ export class Board {
     const ch = key ? st.channels[key] : undefined;
     const dev = key ? st.devices[deviceOf(key)] : undefined;
     this.stats.tileUpdates++;
-    const v = tileView(entry.slot, ch, dev, ctx);
-    v.alert = key ? worseMark(this.marks.channels.get(key), this.marks.devices.get(deviceOf(key)))
-      : null;
+    const alert = key ? worseMark(this.marks.channels.get(key),
+      this.marks.devices.get(deviceOf(key)), ctx.vocab?.severities) : null;
+    const v = tileView(entry.slot, ch, dev, ctx, alert);
     v.photo = photoFor(st.photos, entry.slot.slot, v.name === UNKNOWN ? "" : v.name);
     this.stats.domWrites += entry.tile.update(v, nowMs);
   }

@@ -18,6 +18,16 @@ export function meaningOf(vocab, status, offReason = null) {
     sentence: String(status ?? "unknown"), icon: "i-question", live: true };
 }
 
+/**
+ * The words of an alert episode of `rule` at `severity` (state.statuses.alerts): the
+ * status it stands for (REPLACE, TX OFF, ...) or its condition (RF LOW, ...).
+ */
+export function alertMeaningOf(vocab, rule, severity) {
+  const m = vocab?.alerts?.[rule]?.[severity];
+  return m ? { ...m, severity } : { severity, label: "ALERT", sentence: `${rule} alert`,
+    icon: "i-bell", live: true };
+}
+
 /** 0 (ok) .. 3 (critical), from the daemon's order; unknown severities count as info. */
 export function severityRank(vocab, severity) {
   const order = vocab?.severities ?? ["ok", "info", "warning", "critical"];
@@ -121,9 +131,11 @@ function noteFor(f) {
 
 /**
  * Everything one tile displays, as plain values. `ctx`: {now (daemon epoch seconds),
- * connected (bool), staleAfter (seconds), vocab (state.statuses)}.
+ * connected (bool), staleAfter (seconds), vocab (state.statuses)}; `alert`: the worst
+ * open or acknowledged alert episode of the channel or its receiver ({rule, severity,
+ * acked}, Model.alertMarks) or null.
  */
-export function tileView(slot, ch, dev, ctx) {
+export function tileView(slot, ch, dev, ctx, alert = null) {
   const tx = ch?.tx ?? {};
   const rf = ch?.rf ?? {};
   const audio = ch?.audio ?? {};
@@ -144,10 +156,22 @@ export function tileView(slot, ch, dev, ctx) {
     if (isNum(ts) && ctx.now - ts > ctx.staleAfter) notLive = "stale";
   }
   // no colour-coded "OK" while the data is not live: the tile says so instead
-  const m = notLive ? meaningOf(vocab, "NO_DATA") : meaningOf(vocab, status, reason);
+  let m = notLive ? meaningOf(vocab, "NO_DATA") : meaningOf(vocab, status, reason);
   const live = !notLive && m.live !== false;
   // a slot not in use needs nobody's attention, unless nothing on it is live
-  const severity = slot.active === false && live ? "info" : m.severity;
+  let severity = slot.active === false && live ? "info" : m.severity;
+  // An alert episode watches what the status does not (RF low held for seconds,
+  // interference, encryption; a group's earlier battery threshold): while one is open
+  // (or acknowledged, its cause still there) the tile shows the worse of the two, in the
+  // one vocabulary and severity order, so a channel with an alert never reads OK.
+  let alertShown = null;
+  if (alert && !notLive && severityRank(vocab, alert.severity) >= severityRank(vocab, severity)) {
+    alertShown = alert;
+    if (severityRank(vocab, alert.severity) > severityRank(vocab, severity)) {
+      m = alertMeaningOf(vocab, alert.rule, alert.severity);
+      severity = alert.severity;
+    }
+  }
 
   let hint = "";
   if (slot.channel && dev && !online) {
@@ -158,18 +182,27 @@ export function tileView(slot, ch, dev, ctx) {
 
   const bars = isNum(tx.battery_bars) ? Math.max(0, Math.min(5, Math.round(tx.battery_bars)))
     : null;
-  const battPct = isNum(tx.battery_percent) ? `${Math.round(tx.battery_percent)}%` : "";
+  const battPct = isNum(tx.battery_percent) && tx.present !== false
+    && !(vocab?.off_reason_refines ?? []).includes(status)
+    ? `${Math.round(tx.battery_percent)}%` : "";
   const minutes = isNum(tx.battery_minutes) ? tx.battery_minutes : null;
 
-  const ant = typeof rf.antennas === "string" ? rf.antennas : null;
-  const rfPct = pct(rf.level_pct);
-  const rfText = isNum(rf.rssi_dbm) ? fmtDb(rf.rssi_dbm, "dBm")
-    : rfPct !== null ? `${Math.round(rfPct)}%` : UNKNOWN;
-  const audioPct = pct(audio.level_pct);
-  const audioDb = isNum(audio.dbfs) ? audio.dbfs : audio.peak_dbfs;
-  const audioText = isNum(audioDb) ? fmtDb(audioDb, "dBFS")
-    : audioPct !== null ? `${Math.round(audioPct)}%` : UNKNOWN;
   const txOn = tx.present === true || (tx.present == null && bars !== null);
+  // no transmitter (switched off, lost, gone: the statuses tx.off_reason refines): what
+  // the receiver meters is its noise floor, not the pack's RF or audio; an IEM
+  // transmitter whose RF is muted still has its audio input
+  const txGone = tx.present === false
+    || (vocab?.off_reason_refines ?? []).includes(status);
+  const noRf = txGone;
+  const noAudio = txGone && reason !== "rf_muted";
+  const ant = typeof rf.antennas === "string" && !noRf ? rf.antennas : null;
+  const rfPct = noRf ? null : pct(rf.level_pct);
+  const rfText = noRf ? UNKNOWN : isNum(rf.rssi_dbm) ? fmtDb(rf.rssi_dbm, "dBm")
+    : rfPct !== null ? `${Math.round(rfPct)}%` : UNKNOWN;
+  const audioPct = noAudio ? null : pct(audio.level_pct);
+  const audioDb = isNum(audio.dbfs) ? audio.dbfs : audio.peak_dbfs;
+  const audioText = noAudio ? UNKNOWN : isNum(audioDb) ? fmtDb(audioDb, "dBFS")
+    : audioPct !== null ? `${Math.round(audioPct)}%` : UNKNOWN;
 
   const view = {
     status: notLive ? "NO_DATA" : status,
@@ -193,7 +226,7 @@ export function tileView(slot, ch, dev, ctx) {
     audioPct,
     audioText,
     // the peak is shown on the audio meter, whatever the status says
-    audioPeak: audio.peak === true || status === "AUDIO_PEAK",
+    audioPeak: !noAudio && (audio.peak === true || status === "AUDIO_PEAK"),
     freq: fmtFrequency(ch?.frequency_khz),
     // the transmitter's mute means nothing once it is gone; an IEM's RF mute is the status
     muted: audio.muted === true || (tx.muted === true && txOn),
@@ -202,6 +235,10 @@ export function tileView(slot, ch, dev, ctx) {
     stale: notLive !== null,
     hint,
     inactive: slot.active === false,
+    // the alert episode behind the tile's look: "critical", "warning" or "acknowledged"
+    alert: alert ? (alert.acked ? "acknowledged" : alert.severity) : null,
+    // the status line stands for an acknowledged episode: it says so ("ACK")
+    alertAck: alertShown !== null && alertShown.acked === true,
   };
   view.note = noteFor({ ctx, ch, dev, status, reason, notLive, hint });
   return view;

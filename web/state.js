@@ -183,24 +183,28 @@ export class Model {
   }
 
   /**
-   * What the tiles mark: {channels: Map(key -> mark), devices: Map(id -> mark)}, mark
-   * being "critical" or "warning" for an open episode, else "acknowledged". An episode
-   * of a receiver (rx_offline, no channel) marks all of that receiver's channels.
+   * What the tiles show of the alert episodes: {channels: Map(key -> episode), devices:
+   * Map(id -> episode)}, the worst open or acknowledged episode of each (its severity in
+   * the daemon's order, state.statuses.severities; open before acknowledged), as
+   * {rule, severity, acked}. An episode of a receiver (rx_offline, no channel) concerns
+   * all of that receiver's channels.
    */
   alertMarks() {
     const channels = new Map();
     const devices = new Map();
+    const order = this.state.statuses?.severities ?? ["ok", "info", "warning", "critical"];
     for (const a of Object.values(this.state.alerts)) {
       if (!a || typeof a !== "object") continue;
-      let mark;
-      if (a.state === "acknowledged") mark = "acknowledged";
-      else if (a.state === "open" || a.state === undefined) {
-        mark = a.severity === "critical" ? "critical" : "warning";
-      } else continue; // resolved: no mark
+      let acked;
+      if (a.state === "acknowledged") acked = true;
+      else if (a.state === "open" || a.state === undefined) acked = false;
+      else continue; // resolved: nothing to show
+      const mark = { rule: String(a.rule ?? ""), severity: a.severity === "critical"
+        ? "critical" : "warning", acked };
       if (typeof a.channel === "string" && a.channel) {
-        channels.set(a.channel, worseMark(channels.get(a.channel), mark));
+        channels.set(a.channel, worseMark(channels.get(a.channel), mark, order));
       } else if (typeof a.device === "string" && a.device) {
-        devices.set(a.device, worseMark(devices.get(a.device), mark));
+        devices.set(a.device, worseMark(devices.get(a.device), mark, order));
       }
     }
     return { channels, devices };
@@ -226,11 +230,13 @@ export class Model {
   }
 }
 
-const MARK_RANK = { critical: 3, warning: 2, acknowledged: 1 };
-
-/** The more urgent of two tile alert marks (either may be null/undefined). */
-export function worseMark(a, b) {
-  return (MARK_RANK[a] ?? 0) >= (MARK_RANK[b] ?? 0) ? a ?? null : b ?? null;
+/**
+ * The worse of two alert marks ({rule, severity, acked}; either may be null/undefined):
+ * the higher severity in `order` (least to most urgent), then the open one.
+ */
+export function worseMark(a, b, order = ["ok", "info", "warning", "critical"]) {
+  const rank = (m) => (m ? order.indexOf(m.severity) * 2 + (m.acked ? 0 : 1) : -99);
+  return rank(a) >= rank(b) ? a ?? null : b ?? null;
 }
 
 /** "dev/2" before "dev/10"; devices alphabetically. */

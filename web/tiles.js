@@ -114,22 +114,20 @@ export class Tile {
     this.editBtn.append(icon("i-edit"));
     this.editBtn.addEventListener("click", () => onEdit?.(this.slotNo));
 
+    // the name has its row to itself: an alert episode shows in the status line (its
+    // condition word and severity; "ACK" below once acknowledged) and on the tile's edge
     this.nameEl = el("div", "t-name", UNKNOWN);
-    // an alert episode on this channel (or its receiver): a small badge after the name,
-    // so the label and the status keep their room
-    const nameRow = el("div", "t-name-row");
-    this.alertB = el("span", "badge t-alert");
-    this.alertText = el("span", "", "ALERT");
-    this.alertB.append(icon("i-bell"), this.alertText);
-    this.alertB.hidden = true;
-    nameRow.append(this.nameEl, this.alertB);
     // one line, always there (tiles keep their size): why the tile looks as it does
     // ("last known 2 min ago", "last seen 3 min ago · battery was OK", a link hint)
     this.noteEl = el("div", "t-note");
     this.staleIcon = icon("i-clock");
     this.staleIcon.style.display = "none";
     this.noteText = el("span", "", "");
-    this.noteEl.append(this.staleIcon, this.noteText);
+    // the status line stands for an acknowledged alert episode: "ACK" says so (in this
+    // line, so the status keeps its size and the label its room), not a colour
+    this.ackEl = el("span", "t-ack", "ACK");
+    this.ackEl.hidden = true;
+    this.noteEl.append(this.staleIcon, this.ackEl, this.noteText);
 
     const batt = el("div", "t-batt");
     this.barsEl = el("span", "bars");
@@ -165,7 +163,7 @@ export class Tile {
     warn.append(this.muteB, this.rfB, this.encB, this.inactB);
     foot.append(this.freqEl, warn, this.editBtn);
 
-    inner.append(head, nameRow, this.noteEl, batt, rf.row, af.row, foot);
+    inner.append(head, this.nameEl, this.noteEl, batt, rf.row, af.row, foot);
     this.photo = new Photo(root);
     this.chart = null; // made when charts are shown (setCharts)
     root.append(inner);
@@ -267,15 +265,10 @@ export class Tile {
       this.el.classList.toggle("inactive", v.inactive);
     }
     if (changed("alert")) {
-      const a = v.alert ?? null;
-      this.alertB.hidden = a === null;
-      if (a === null) delete this.el.dataset.alert;
-      else this.el.dataset.alert = a;
-      this.alertB.dataset.mark = a ?? "";
-      this.alertText.textContent = a === "acknowledged" ? "ACKED" : "ALERT";
-      this.alertB.title = a === null ? "" : a === "acknowledged" ? "alert acknowledged"
-        : `${a} alert open`;
+      if (v.alert === null) delete this.el.dataset.alert;
+      else this.el.dataset.alert = v.alert;
     }
+    if (changed("alertAck")) this.ackEl.hidden = !v.alertAck;
     const alertAria = v.alert ? (v.alert === "acknowledged" ? ", alert acknowledged"
       : `, ${v.alert} alert`) : "";
     const aria = `${v.labelId || `slot ${v.slotNo}`} ${v.name}: ${v.statusText}`

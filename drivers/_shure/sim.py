@@ -13,6 +13,7 @@ simulator-only verb on a second connection to the same port::
     < SIMCTL 1 BATT_BARS 002 >      set a raw channel property (REP goes to every client)
     < SIMCTL DEVICE_ID {Rack A} >   set a raw device property
     < SIMCTL TX 1 OFF >             switch channel 1's transmitter off (ON to restore)
+    < SIMCTL RF 1 8 >               hold channel 1's RF level at 8 % (metered)
     < SIMCTL FREEZE >               stop random behaviour (THAW resumes)
     < SIMCTL FAULT silent >         fault modes: close, silent, garbage, split, reboot N, none
 
@@ -180,6 +181,13 @@ class ShureSimulator(Commands):
 
     def set_tx(self, n: int, on: bool) -> None:
         self.life[n].tx_on = on
+        self._apply_life(n)
+
+    def set_rf(self, n: int, pct: float) -> None:
+        """Hold channel n's signal strength at ``pct`` % (it is metered in SAMPLE frames,
+        which a raw property set would not change)."""
+        life = self.life[n]
+        life.rf = life.rf_target = min(1.0, max(0.0, pct / 100))
         self._apply_life(n)
 
     def set_battery_minutes(self, n: int, minutes: float) -> None:

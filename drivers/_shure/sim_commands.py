@@ -52,6 +52,9 @@ class Commands:
     def set_battery_minutes(self, n: int, minutes: float) -> None:
         raise NotImplementedError
 
+    def set_rf(self, n: int, pct: float) -> None:
+        raise NotImplementedError
+
     # -- GET / SET ------------------------------------------------------------------------
 
     def handle(self, conn: Conn, verb: str, args: list[str]) -> list[bytes] | None:
@@ -131,6 +134,8 @@ class Commands:
                 self.set_tx(int(args[1]), args[2] == "ON")
             elif word == "MINUTES":
                 self.set_battery_minutes(int(args[1]), float(args[2]))
+            elif word == "RF":
+                self.set_rf(int(args[1]), float(args[2]))
             elif word.isdigit():
                 if int(word) not in self.channels:
                     return False

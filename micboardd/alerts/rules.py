@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from micboardd.config import AlertRule, AlertsConfig
 from micboardd.state import JSON, Store
-from micboardd.state.status import MEANINGS, REFINED, battery_level, meaning
+from micboardd.state.status import CONDITIONS, MEANINGS, REFINED, battery_level, meaning
 
 BAD, GOOD, UNKNOWN, NA = "bad", "good", "unknown", "n/a"
 RULES = ("battery", "rf_low", "tx_off", "interference", "encryption", "rx_offline")
@@ -86,7 +86,8 @@ def rf_signal(ch: JSON, r: AlertRule, slot: JSON | None, online: bool) -> Signal
     if not online or level is None or _tx_present(ch) is not True:
         return NO_READING  # an off transmitter has no RF to judge
     if level < limit:
-        return Signal(BAD, "warning", f"RF low (below {limit}%)", float(level))
+        m = CONDITIONS["rf_low"]
+        return Signal(BAD, m.severity, f"{m.sentence} (below {limit}%)", float(level))
     return ALL_GOOD if level >= limit + r.rf_clear_margin_pct else NO_READING
 
 
@@ -112,7 +113,8 @@ def interference_signal(ch: JSON, r: AlertRule, slot: JSON | None, online: bool)
     v = ch["rf"]["interference"]
     if v is None:
         return NO_READING
-    return Signal(BAD, "warning", "RF interference detected") if v else ALL_GOOD
+    m = CONDITIONS["interference"]
+    return Signal(BAD, m.severity, m.sentence) if v else ALL_GOOD
 
 
 def encryption_signal(ch: JSON, r: AlertRule, slot: JSON | None, online: bool) -> Signal:
@@ -121,7 +123,8 @@ def encryption_signal(ch: JSON, r: AlertRule, slot: JSON | None, online: bool) -
     v = ch["rf"]["encryption_ok"]
     if v is None:
         return NO_READING
-    return ALL_GOOD if v else Signal(BAD, "critical", "Encryption mismatch")
+    m = CONDITIONS["encryption"]
+    return ALL_GOOD if v else Signal(BAD, m.severity, m.sentence)
 
 
 CHANNEL_RULES: tuple[tuple[str, Callable[[JSON, AlertRule, JSON | None, bool], Signal]], ...] = (

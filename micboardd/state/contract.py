@@ -144,6 +144,7 @@ class Vocabulary(TypedDict):
     statuses: dict[str, Meaning]  # every status, plus NO_DATA and UNKNOWN (page only)
     off_reasons: dict[str, Meaning]  # tx.off_reason refines PREV_* and TX_OFF
     off_reason_refines: list[str]  # the statuses it refines
+    alerts: dict[str, dict[str, Meaning]]  # an alert episode's words: rule -> severity -> ...
 
 
 class State(TypedDict):

@@ -23,7 +23,7 @@ ever what would otherwise be ``GOOD`` (the peak itself is ``audio.peak``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal, NamedTuple
 
 from micboardd.state.contract import JSON, STATUSES, Status
@@ -97,6 +97,38 @@ def channel_meaning(ch: JSON) -> Meaning:
     return meaning(ch["status"], ch["tx"].get("off_reason"))
 
 
+#: conditions only the alert rules watch: the channel status does not carry them (their
+#: thresholds and hold times are the alert rules', per group: ``alerts.*``); an open
+#: episode of one shows in its tile's status line in these words
+CONDITIONS: dict[str, Meaning] = {
+    "rf_low": Meaning("warning", "RF LOW", "RF low", "i-rf"),
+    "interference": Meaning("warning", "RF INTERF", "RF interference detected", "i-intf"),
+    "encryption": Meaning("critical", "ENCRYPT", "Encryption mismatch", "i-lock"),
+}
+
+#: the words of an alert episode, by rule, for each severity it can have: the status it
+#: stands for (a battery alert is REPLACE or CRITICAL, a transmitter alert TX OFF or TX
+#: LOST) or its condition. A tile with an open episode shows the worse of its status and
+#: these words (web/format.js), so a channel with an alert never reads OK.
+ALERT_MEANINGS: dict[str, tuple[Meaning, ...]] = {
+    "battery": (MEANINGS["REPLACE"], MEANINGS["CRITICAL"]),
+    "tx_off": (OFF_REASONS["switched_off"], _LOST),
+    "rx_offline": (MEANINGS["RX_OFFLINE"],),
+    **{rule: (m,) for rule, m in CONDITIONS.items()},
+}
+
+
+def alert_meaning(rule: str, severity: str) -> Meaning:
+    """The words of an episode of ``rule`` at ``severity`` (the episode's severity rules:
+    a group may raise one earlier, or more severe, than the status would be)."""
+    options = ALERT_MEANINGS.get(rule) or (MEANINGS["UNKNOWN"],)
+    for m in options:
+        if m.severity == severity:
+            return m
+    sev: Severity = next((s for s in SEVERITIES if s == severity), "warning")
+    return replace(options[0], severity=sev)
+
+
 def vocabulary() -> JSON:
     """The vocabulary as the page gets it (``state.statuses``)."""
     return {
@@ -104,6 +136,8 @@ def vocabulary() -> JSON:
         "statuses": {k: asdict(m) for k, m in MEANINGS.items()},
         "off_reasons": {k: asdict(m) for k, m in OFF_REASONS.items()},
         "off_reason_refines": list(REFINED),
+        "alerts": {rule: {sev: asdict(alert_meaning(rule, sev)) for sev in ("warning", "critical")}
+                   for rule in ALERT_MEANINGS},
     }
 
 

@@ -40,8 +40,9 @@ def test_battery_alert_is_listed_marked_acknowledged_and_resolved(
     drawer = page.locator("#alerts")
     expect(button).to_have_attribute("data-severity", "none")
     expect(drawer).to_be_hidden()
-    marker = tile(page, 1).locator(".t-alert")
-    expect(marker).to_be_hidden()
+    ack_mark = tile(page, 1).locator(".t-ack")
+    expect(ack_mark).to_be_hidden()
+    expect(tile(page, 1)).not_to_have_attribute("data-alert", re.compile("."))
 
     addr = alert_demo.sim("rx-band-a")
     # the default rule: 30 min or less (the runtime decides when there is one)
@@ -53,10 +54,10 @@ def test_battery_alert_is_listed_marked_acknowledged_and_resolved(
     expect(button.locator("use")).to_have_attribute("href", "#i-crit")
     # its accessible name starts with what it shows (axe: label-content-name-mismatch)
     expect(button).to_have_accessible_name(re.compile(r"^1 alert \(1 critical\)"))
-    # the tile gets a badge, its status styling stays its own
-    expect(marker).to_be_visible()
-    expect(marker).to_have_text("ALERT")
+    # the tile is marked (its edge), its status line says the condition
     expect(tile(page, 1)).to_have_attribute("data-alert", "critical")
+    expect(tile(page, 1).locator(".t-status")).to_have_text(re.compile(r"CRITICAL"))
+    expect(ack_mark).to_be_hidden()
     expect(tile(page, 1)).to_have_attribute("data-status", "CRITICAL")
 
     page.keyboard.press("a")
@@ -82,6 +83,7 @@ def test_battery_alert_is_listed_marked_acknowledged_and_resolved(
     expect(item.locator(".al-ack")).to_be_hidden()
     expect(button).to_have_attribute("data-severity", "none")
     expect(tile(page, 1)).to_have_attribute("data-alert", "acknowledged")
+    expect(ack_mark).to_be_visible()  # in words, not by colour alone
     on_server = server_alert(alert_demo, aid)
     assert on_server["state"] == "acknowledged" and on_server["acked_by"] == "loopback"
     assert on_server["acked"] is not None
@@ -90,7 +92,8 @@ def test_battery_alert_is_listed_marked_acknowledged_and_resolved(
     expect(item).to_have_attribute("data-state", "resolved", timeout=8000)
     expect(item.locator(".al-tag")).to_have_text("RESOLVED")
     expect(item.locator(".al-meta")).to_contain_text("resolved")
-    expect(marker).to_be_hidden()
+    expect(ack_mark).to_be_hidden()
+    expect(tile(page, 1)).not_to_have_attribute("data-alert", re.compile("."))
     assert server_alert(alert_demo, aid)["resolved"] is not None
 
     page.keyboard.press("a")
@@ -329,8 +332,12 @@ def test_model_keeps_alerts_and_tells_the_view(alert_demo: DemoDaemon, open_page
     assert out["c1"] == [True, False, False]
     # open first (critical first), then acknowledged, then resolved; newest first
     assert out["order"] == ["c", "x", "w", "k", "r"]
-    assert out["marks"] == [[["d/1", "critical"]], [["d2", "warning"]]]
+    # per channel (and receiver) its worst episode: severity first, then open
+    mark = lambda rule, sev, acked: {"rule": rule, "severity": sev, "acked": acked}  # noqa: E731
+    assert out["marks"] == [[["d/1", mark("battery", "critical", False)]],
+                            [["d2", mark("rx_offline", "warning", False)]]]
     assert out["after"] == ["k", "x", "r"]  # removed ones are gone
-    assert out["marksAfter"] == [[["d/1", "acknowledged"]], [["d2", "acknowledged"]]]
+    assert out["marksAfter"] == [[["d/1", mark("battery", "critical", True)]],
+                                 [["d2", mark("rx_offline", "warning", True)]]]
     assert out["c2"] is True and out["c3"] is False and out["merged"] is True
     assert out["emptyChanges"] is True

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dashkit import DemoDaemon, simctl, tile, wait_live
+from dashkit import DemoDaemon, http_json, simctl, tile, wait_live
 from playwright.sync_api import expect
 from stagekit import EIGHT, SIXTEEN, axe_violations, measure, stage_config
+
+from micboardd.config import AlertRule
 
 SIZES = ((1920, 1080), (1024, 768), (3840, 2160), (390, 844))
 #: slots on screen -> (label and name, status and battery time, every other value) at
@@ -75,6 +77,84 @@ def test_type_grows_with_the_tile_and_nothing_is_cut(
                                    ".map((e) => e.getBoundingClientRect().bottom))")
             assert bottom >= h * 0.95, bottom
     assert not failures, "\n".join(failures[:40])
+
+
+#: a level shown as a number on a tile: "\u2212128 dBm", "\u221250 dBFS", "0%"
+LEVEL = re.compile(r"\d\s*(dBm|dBFS|%)")
+
+
+def test_an_alert_takes_the_status_line_never_the_name_nor_reads_ok(
+    stage: DemoDaemon, open_page: Any, shots: Path
+) -> None:
+    """RF held low is an alert (alerts.default.rf_below_pct for rf_below_for_s), not a
+    status: the tile shows the alert's word at its severity, the name keeps its row."""
+    page = open_page(stage.url + "/?view=tv&group=" + SIXTEEN, 1920, 1080)
+    wait_live(page, 16)
+    talk = stage.sim("rx-talk")  # slot 12 (HH12 "Guest 3 / handheld") is its channel 4
+    t = tile(page, 12)
+    try:
+        simctl(talk, "RF 4 3")
+        expect(t).to_have_attribute("data-alert", "warning", timeout=15_000)
+        expect(t).to_have_attribute("data-severity", "warning")
+        status = t.locator(".t-status")
+        expect(status).to_have_text(re.compile(r"^\s*RF LOW\s*$"))
+        assert not re.search(r"\bOK\b", tile_text(page, 12))
+        bg = status.evaluate("e => getComputedStyle(e).backgroundColor")
+        assert bg != "rgb(60, 207, 116)", bg  # --good
+        expect(t.locator(".t-name")).to_have_text("Guest 3 / handheld")
+        failures: list[str] = []
+        for w, h in SIZES:
+            page.set_viewport_size({"width": w, "height": h})
+            scale = min(w / 1920, h / 1080)
+            for mode, group, count in (("tv", SIXTEEN, 16), ("tv", None, 32),
+                                       ("desk", None, 32)):
+                show(page, mode, group, count)
+                where = f"{w}x{h} {mode} {count}"
+                tiles = {x["slot"]: x for x in measure(page)}
+                failures += [f"{where} slot {k}: {p}" for k, x in tiles.items()
+                             for p in x["problems"]]
+                got = tiles["12"]
+                if mode == "tv" and w >= 1024:
+                    need = LABEL_PX[count] * scale
+                    if min(got["label"], got["name"]) < need or got["status"] < 0.8 * need:
+                        failures.append(f"{where} slot 12: {got} (need {need:.1f})")
+                page.screenshot(path=str(shots / f"alert-{w}x{h}-{mode}-{count}.png"))
+        assert not failures, "\n".join(failures[:40])
+        page.set_viewport_size({"width": 1920, "height": 1080})
+        show(page, "tv", SIXTEEN, 16)
+        # acknowledged: the cause is still there, so still no OK; it says ACK in words
+        aid = next(a["id"] for a in http_json(f"{stage.url}/api/alerts")["alerts"]
+                   if a["channel"] == "rx-talk/4" and a["rule"] == "rf_low")
+        http_json(f"{stage.url}/api/alerts/{aid}/ack", "POST", {})
+        expect(t).to_have_attribute("data-alert", "acknowledged")
+        expect(t.locator(".t-ack")).to_be_visible()
+        expect(t.locator(".t-ack")).to_have_text("ACK")
+        expect(status).to_have_text(re.compile(r"^\s*RF LOW\s*$"))
+        assert not re.search(r"\bOK\b", tile_text(page, 12))
+        assert [p for x in measure(page) for p in x["problems"]] == []
+        assert axe_violations(page) == []
+    finally:
+        simctl(talk, "RF 4 85")
+
+
+def test_an_off_pack_shows_no_levels(stage: DemoDaemon, open_page: Any) -> None:
+    page = open_page(stage.url + "/?view=tv&group=" + EIGHT, 1920, 1080)
+    wait_live(page, 8)
+    band_a = stage.sim("rx-band-a")  # slot 3 is its channel 3
+    t = tile(page, 3)
+    expect(t.locator(".t-af .m-val")).to_have_text(re.compile(r"dBFS"))  # on: a level
+    try:
+        simctl(band_a, "TX 3 OFF")
+        expect(t.locator(".t-status")).to_have_text(re.compile(r"TX (OFF|LOST)"))
+        for part in (".t-rf .m-val", ".t-af .m-val"):
+            expect(t.locator(part)).to_have_text("\u2014")
+        expect(t.locator(".t-rf")).to_have_class(re.compile(r"\bunknown\b"))
+        expect(t.locator(".t-af")).to_have_class(re.compile(r"\bunknown\b"))
+        text = tile_text(page, 3)
+        assert not LEVEL.search(text), text
+    finally:
+        simctl(band_a, "TX 3 ON")
+    expect(t.locator(".t-af .m-val")).to_have_text(re.compile(r"dBFS"))
 
 
 def quiet_simctl(addr: tuple[str, int], command: str) -> None:
@@ -220,7 +300,12 @@ def test_daemon_down_leaves_no_green_ok(stage: DemoDaemon, open_page: Any, shots
     """Last in the module: it stops the daemon."""
     page = open_page(stage.url + "/?view=tv&group=" + EIGHT, 1920, 1080)
     wait_live(page, 8)
-    expect(tile(page, 1).locator(".t-status")).to_have_text(re.compile("OK"))
+    # what it needs: slot 1 reading OK. An episode an earlier test left open holds the
+    # status line until it resolves, clear_after_s after its cause went (a receiver back
+    # from its reboot: rx_offline), so wait for that rather than for the receiver
+    resolved_ms = (AlertRule().clear_after_s + 15) * 1000
+    expect(tile(page, 1).locator(".t-status")).to_have_text(re.compile(r"^\s*OK\s*$"),
+                                                             timeout=resolved_ms)
     stage.stop()
     expect(page.locator("body")).to_have_attribute("data-conn", "down", timeout=20_000)
     expect(page.locator("#banner")).to_be_visible()
