@@ -359,3 +359,30 @@ async def test_meters_are_evaluated_at_the_engines_pace(rig: Rig) -> None:
     # news that is not a meter is evaluated at once
     rig.ch(1, {"tx.battery_bars": 0, "tx.battery_minutes": 5})
     assert [a["state"] for a in rig.of("battery", "rx/1")] == ["open"]
+
+
+async def test_an_episode_says_when_its_condition_went_away(rig: Rig) -> None:
+    # the receiver drops: one rx_offline episode, its condition holding
+    rig.link("offline")
+    rig.wait(30)
+    [a] = rig.of("rx_offline")
+    assert a["state"] == "open" and a["clearing_since"] is None
+    # back: the episode says since when it is clearing (tiles are live again at once)
+    back = rig.t
+    rig.link("online")
+    rig.wait(RECONNECT_S + 1)
+    [a] = rig.of("rx_offline")
+    assert a["state"] == "open" and a["clearing_since"] == pytest.approx(back, abs=0.6)
+    assert ("update", a) in rig.changes
+    # down again before clear_after_s: the condition holds again, the same episode
+    rig.link("offline")
+    rig.wait(1)
+    [a2] = rig.of("rx_offline")
+    assert a2["id"] == a["id"] and a2["clearing_since"] is None
+    # back for good: resolved clear_after_s (30 s) later, clearing_since until then
+    rig.link("online")
+    rig.wait(20)
+    assert rig.of("rx_offline")[0]["clearing_since"] is not None
+    rig.wait(15)
+    assert rig.of("rx_offline")[0]["state"] == "resolved"
+    assert len(rig.opened("rx_offline")) == 1

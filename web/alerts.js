@@ -194,7 +194,8 @@ export class Alerts {
   renderBanner() {
     // not live: the connection banner says so; these alerts would be old news
     const shown = this.isDesk() || !this.isLive() ? [] : this.model.alertList().filter((a) =>
-      (a.state === "open" || a.state === undefined) && this.shownOnBoard(a));
+      (a.state === "open" || a.state === undefined) && typeof a.clearing_since !== "number"
+      && this.shownOnBoard(a));
     const items = shown.map((a) => ({ severity: a.severity === "critical" ? "critical"
       : "warning", text: `${this.who(a).title}: ${a.message || a.rule}` }));
     const sig = JSON.stringify(items);
@@ -397,6 +398,10 @@ export class Alerts {
       // acknowledged, then it got worse: say so, and who had acknowledged it
       text = `worse since acknowledged${by(a.previous_ack?.acked_by)} \u00b7 re-opened `
         + `${ago(a.reopened)} \u00b7 ${text}`;
+    }
+    if (a.state !== "resolved" && typeof a.clearing_since === "number") {
+      // its condition went away: it resolves after clear_after_s unless it comes back
+      text = `condition cleared ${ago(a.clearing_since)}, closing · ${text}`;
     }
     if (item.meta.textContent !== text) item.meta.textContent = text;
     if (a.state === "resolved" && typeof a.resolved === "number") {

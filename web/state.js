@@ -199,6 +199,8 @@ export class Model {
       if (a.state === "acknowledged") acked = true;
       else if (a.state === "open" || a.state === undefined) acked = false;
       else continue; // resolved: nothing to show
+      // its condition went away (it resolves after clear_after_s): the tile is live again
+      if (typeof a.clearing_since === "number") continue;
       const mark = { rule: String(a.rule ?? ""), severity: a.severity === "critical"
         ? "critical" : "warning", acked };
       if (typeof a.channel === "string" && a.channel) {

@@ -30,6 +30,7 @@ from micboardd.alerts.episodes import (
     UNACKED,
     acknowledge,
     alert_id,
+    clearing,
     gets_worse,
     reopen,
     restored,
@@ -246,6 +247,9 @@ class AlertEngine:
             tr.bad_since = tr.good_since = None
             if state == NA and tr.alert is not None:
                 self._resolve(tr, now, "no longer applies")
+        if tr.alert is not None and (a := clearing(tr.alert, tr.good_since)) is not None:
+            tr.alert = a
+            self._emit("update", a)  # the tile stops showing it; the list says clearing
         self._advance(tr, now)
 
     def _advance(self, tr: _Track, now: float) -> None:
@@ -296,8 +300,7 @@ class AlertEngine:
             "label": (slot.get("label_name") or slot.get("label_id")) if slot else None,
             "group": slot.get("group") if slot else None, "severity": sig.severity,
             "state": "open", "message": sig.message, "value": sig.value, "worst": sig.value,
-            "opened": round(opened, 3), **UNACKED, "resolved": None,
-        }
+            "opened": round(opened, 3), **UNACKED, "resolved": None, "clearing_since": None}
 
     def _emit(self, transition: str, alert: JSON) -> None:
         self.store.put(SECTION, alert["id"], alert)

@@ -47,6 +47,16 @@ def acknowledge(alert: JSON, who: str, note: str | None, now: float) -> JSON | N
             "acked_by": who[:MAX_WHO], "ack_note": clean_note(note)}
 
 
+def clearing(alert: JSON, good_since: float | None) -> JSON | None:
+    """The episode with ``clearing_since`` (when its condition went away: it resolves
+    ``clear_after_s`` later unless it comes back; None while the condition holds or is
+    not known); None when that is what the episode already says."""
+    since = round(good_since, 3) if good_since is not None else None
+    if alert.get("clearing_since") == since:
+        return None
+    return {**alert, "clearing_since": since}
+
+
 def gets_worse(alert: JSON, severity: str) -> bool:
     """An acknowledged episode whose severity rises to ``severity``: it re-opens."""
     return alert["state"] == "acknowledged" and (
