@@ -223,7 +223,10 @@ async def test_acknowledge(rig: Rig) -> None:
     assert rig.state[a["id"]]["state"] == "resolved"
     with pytest.raises(ValueError):
         rig.engine.ack(a["id"], "ops")
-    assert [t for t, _ in rig.changes] == ["open", "ack", "update", "resolve"]
+    # two updates: the worst reading (0 bars; critical already, so no re-opening), then
+    # the condition gone (clearing_since); resolved clear_after_s after that
+    assert [t for t, _ in rig.changes] == ["open", "ack", "update", "update", "resolve"]
+    assert rig.changes[3][1]["clearing_since"] is not None
 
 
 async def test_group_thresholds_override_only_what_they_set() -> None:
