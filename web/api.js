@@ -28,13 +28,24 @@ export class ApiError extends Error {
   }
 }
 
-async function send(method, path, body) {
-  const headers = { "Content-Type": "application/json", Accept: "application/json" };
+/**
+ * One call to the daemon with the token: `body` is a JSON value (sent as JSON), a
+ * FormData (multipart: the browser sets the boundary) or undefined (no body). Answers
+ * the parsed JSON answer; throws ApiError with the daemon's reason.
+ */
+export async function send(method, path, body) {
+  const headers = { Accept: "application/json" };
   const token = getToken();
   if (token) headers.Authorization = `Bearer ${token}`;
+  let payload;
+  if (body instanceof FormData) payload = body;
+  else if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    payload = JSON.stringify(body);
+  }
   let res;
   try {
-    res = await fetch(path, { method, headers, body: JSON.stringify(body) });
+    res = await fetch(path, { method, headers, body: payload });
   } catch {
     throw new ApiError(0, "cannot reach micboardd");
   }

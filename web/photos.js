@@ -2,7 +2,7 @@
 // write token, like every write). The daemon keeps the photos (micboardd/photos/) and
 // lists them in state.photos, keyed "slot:<n>" or "name:<name in lower case>".
 
-import { ApiError, getToken } from "./api.js";
+import { send } from "./api.js";
 
 /**
  * The key a performer name is matched by: lower case (as Micboard matches its
@@ -35,39 +35,17 @@ export function photoFor(photos, slotNo, name) {
   return byName && typeof byName === "object" ? byName : null;
 }
 
-async function call(method, path, body) {
-  const headers = { Accept: "application/json" };
-  const token = getToken();
-  if (token) headers.Authorization = `Bearer ${token}`;
-  let res;
-  try {
-    res = await fetch(path, { method, headers, body });
-  } catch {
-    throw new ApiError(0, "cannot reach micboardd");
-  }
-  let data = null;
-  try {
-    data = await res.json();
-  } catch {
-    /* not JSON */
-  }
-  if (!res.ok) {
-    throw new ApiError(res.status, (data && data.error) || res.statusText);
-  }
-  return data;
-}
-
 /** Upload `file` (a File) for {slot} or {name}; answers the photo's entry. */
 export function uploadPhoto(file, { slot = null, name = null }) {
   const form = new FormData();
   if (slot !== null) form.append("slot", String(slot));
   else form.append("name", name);
   form.append("file", file);
-  return call("POST", "/api/photos", form); // the browser sets the multipart boundary
+  return send("POST", "/api/photos", form); // the browser sets the multipart boundary
 }
 
 /** Remove the photo with this key ("slot:3", "name:pastor mike"). */
 export function removePhoto(key) {
   const i = key.indexOf(":");
-  return call("DELETE", `/api/photos/${key.slice(0, i)}/${encodeURIComponent(key.slice(i + 1))}`);
+  return send("DELETE", `/api/photos/${key.slice(0, i)}/${encodeURIComponent(key.slice(i + 1))}`);
 }
